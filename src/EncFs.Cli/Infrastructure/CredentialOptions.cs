@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Text;
+using EncFs.Crypto;
+using EncFs.Keys;
+
+namespace EncFs.Cli.Infrastructure;
+
+/// <summary>--passphrase-file and --key-file: how a script hands efs its credentials.</summary>
+internal sealed class CredentialOptions
+{
+    public Option<string?> PassphraseFile { get; } = new("--passphrase-file")
+    {
+        Description = "Read the passphrase from this file ('-' for standard input); a final newline is ignored",
+    };
+
+    public Option<string?> KeyFile { get; } = new("--key-file")
+    {
+        Description = "Read a provided 256-bit key from this file ('-' for standard input): 64 hex digits or 32 raw bytes",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(PassphraseFile);
+        command.Options.Add(KeyFile);
+    }
+
+    public SecretKey? ReadPassphrase(ParseResult result, bool interactiveConfirm = false)
+    {
+        var path = result.GetValue(PassphraseFile);
+        if (path is not null)
+        {
+            var bytes = ReadSecretFile(path, "passphrase");
+            int length = bytes.Length;
+            while (length > 0 && bytes[length - 1] is (byte)'\n' or (byte)'\r')
+            {
+                length--;
+            }
+
+            try
+            {
+                if (length == 0)
+                {
+                    throw new UsageException($"the passphrase file '{path}' is empty");
+                }
+
+                return SecretKey.Copy(bytes.AsSpan(0, length));
+            }
+            finally
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
+            }
+        }
+
+        return Console.IsInputRedirected ? null : Prompt(interactiveConfirm);
+    }
+
+    public SecretKey? ReadKey(ParseResult result)
+    {
+        var path = result.GetValue(KeyFile);
+        if (path is null)
+        {
+            return null;
+        }
+
+        var bytes = ReadSecretFile(path, "key");
+        try
+        {
+            if (bytes.Length == 32)
+            {
+                return SecretKey.Copy(bytes);
+            }
+
+            var text = Encoding.ASCII.GetString(bytes).Trim();
+            if (text.Length == 64 && text.All(Uri.IsHexDigit))
+            {
+                var key = Convert.FromHexString(text);
+                try
+                {
+                    return SecretKey.Copy(key);
+                }
+                finally
+                {
+                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
+                }
+            }
+
+            throw new UsageException($"the key file '{path}' must hold 64 hex digits or 32 raw bytes");
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
+        }
+    }
+
+    public CredentialKeySource KeySource(ParseResult result) => new(ReadPassphrase(result), ReadKey(result));
+
+    private static byte[] ReadSecretFile(string path, string what)
+    {
+        try
+        {
+            if (path == "-")
+            {
+                using var stdin = Console.OpenStandardInput();
+                using var buffer = new MemoryStream();
+                stdin.CopyTo(buffer);
+                return buffer.ToArray();
+            }
+
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot read the {what} file '{path}': {e.Message}", e);
+        }
+    }
+
+    private static SecretKey Prompt(bool confirm)
+    {
+        var first = ReadHidden("Passphrase: ");
+        if (confirm && first != ReadHidden("Repeat passphrase: "))
+        {
+            throw new UsageException("the passphrases do not match; nothing was changed");
+        }
+
+        if (first.Length == 0)
+        {
+            throw new UsageException("empty passphrase");
+        }
+
+        return SecretKey.Copy(Encoding.UTF8.GetBytes(first));
+    }
+
+    private static string ReadHidden(string prompt)
+    {
+        Console.Error.Write(prompt);
+        var text = new StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+            {
+                Console.Error.WriteLine();
+                return text.ToString();
+            }
+
+            if (key.Key == ConsoleKey.Backspace && text.Length > 0)
+            {
+                text.Length--;
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                text.Append(key.KeyChar);
+            }
+        }
+    }
+}

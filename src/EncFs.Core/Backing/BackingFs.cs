@@ -1,0 +1,311 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace EncFs.Core.Backing;
+
+/// <summary>
+/// The backing filesystem: thin wrappers over libc that throw <see cref="FsException"/> with the
+/// errno and the path. Paths here are backing paths, never plaintext.
+/// </summary>
+internal static class BackingFs
+{
+    public static unsafe FileStatus Stat(string path)
+    {
+        Libc.StatxBuffer buffer;
+        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &buffer) != 0)
+        {
+            throw FsException.FromLastError("stat", path);
+        }
+
+        return ToStatus(buffer);
+    }
+
+    public static unsafe bool TryStat(string path, out FileStatus status)
+    {
+        Libc.StatxBuffer buffer;
+        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &buffer) != 0)
+        {
+            var errno = (Errno)Marshal.GetLastPInvokeError();
+            if (errno is Errno.ENOENT or Errno.ENOTDIR)
+            {
+                status = default;
+                return false;
+            }
+
+            throw new FsException(errno, $"stat '{path}': {FsException.Describe(errno)}");
+        }
+
+        status = ToStatus(buffer);
+        return true;
+    }
+
+    public static unsafe FileStatus Stat(SafeFileHandle handle)
+    {
+        Libc.StatxBuffer buffer;
+        if (Libc.Statx((int)handle.DangerousGetHandle(), string.Empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &buffer) != 0)
+        {
+            throw FsException.FromLastError("fstat", "<handle>");
+        }
+
+        return ToStatus(buffer);
+    }
+
+    public static SafeFileHandle Open(string path, int flags, uint mode = 0)
+    {
+        int fd = Libc.Open(path, flags | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, mode);
+        if (fd < 0)
+        {
+            throw FsException.FromLastError("open", path);
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or end of file; returns the bytes read.</summary>
+    public static unsafe int ReadAt(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
+        int total = 0;
+        fixed (byte* p = buffer)
+        {
+            while (total < buffer.Length)
+            {
+                nint n = Libc.Pread((int)handle.DangerousGetHandle(), p + total, buffer.Length - total, offset + total);
+                if (n < 0)
+                {
+                    if ((Errno)Marshal.GetLastPInvokeError() == Errno.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw FsException.FromLastError("read", "<handle>");
+                }
+
+                if (n == 0)
+                {
+                    break;
+                }
+
+                total += (int)n;
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Writes all of <paramref name="data"/>; ENOSPC and other errors surface with their errno.</summary>
+    public static unsafe void WriteAt(SafeFileHandle handle, ReadOnlySpan<byte> data, long offset)
+    {
+        int total = 0;
+        fixed (byte* p = data)
+        {
+            while (total < data.Length)
+            {
+                nint n = Libc.Pwrite((int)handle.DangerousGetHandle(), p + total, data.Length - total, offset + total);
+                if (n < 0)
+                {
+                    if ((Errno)Marshal.GetLastPInvokeError() == Errno.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw FsException.FromLastError("write", "<handle>");
+                }
+
+                total += (int)n;
+            }
+        }
+    }
+
+    public static void Fsync(SafeFileHandle handle, bool dataOnly = false)
+    {
+        int fd = (int)handle.DangerousGetHandle();
+        if ((dataOnly ? Libc.Fdatasync(fd) : Libc.Fsync(fd)) != 0)
+        {
+            throw FsException.FromLastError("fsync", "<handle>");
+        }
+    }
+
+    public static void FsyncDirectory(string path)
+    {
+        using var handle = Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY);
+        Fsync(handle);
+    }
+
+    public static void Truncate(SafeFileHandle handle, long length)
+    {
+        if (Libc.Ftruncate((int)handle.DangerousGetHandle(), length) != 0)
+        {
+            throw FsException.FromLastError("truncate", "<handle>");
+        }
+    }
+
+    public static void Mkdir(string path, uint mode) => Check(Libc.Mkdir(path, mode), "mkdir", path);
+
+    public static void Rmdir(string path) => Check(Libc.Rmdir(path), "rmdir", path);
+
+    public static void Unlink(string path) => Check(Libc.Unlink(path), "unlink", path);
+
+    public static void Link(string existing, string newPath) => Check(Libc.Link(existing, newPath), "link", newPath);
+
+    public static void Symlink(string target, string linkPath) => Check(Libc.Symlink(target, linkPath), "symlink", linkPath);
+
+    public static void Rename(string oldPath, string newPath, uint flags = 0) =>
+        Check(Libc.Renameat2(Libc.AT_FDCWD, oldPath, Libc.AT_FDCWD, newPath, flags), "rename", oldPath);
+
+    public static void Mknod(string path, uint mode, ulong device) => Check(Libc.Mknod(path, mode, device), "mknod", path);
+
+    public static void Chmod(string path, uint mode) => Check(Libc.Chmod(path, mode), "chmod", path);
+
+    public static void Chown(string path, uint uid, uint gid) => Check(Libc.Lchown(path, uid, gid), "chown", path);
+
+    public static unsafe void SetTimes(string path, UnixTime? access, UnixTime? modify)
+    {
+        var times = stackalloc Libc.Timespec[2];
+        times[0] = ToTimespec(access);
+        times[1] = ToTimespec(modify);
+        Check(Libc.Utimensat(Libc.AT_FDCWD, path, times, Libc.AT_SYMLINK_NOFOLLOW), "utimensat", path);
+    }
+
+    public static unsafe string ReadLink(string path)
+    {
+        Span<byte> buffer = stackalloc byte[8192];
+        fixed (byte* p = buffer)
+        {
+            nint n = Libc.Readlink(path, p, buffer.Length);
+            if (n < 0)
+            {
+                throw FsException.FromLastError("readlink", path);
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer[..(int)n]);
+        }
+    }
+
+    public static unsafe byte[]? GetXattr(string path, string name)
+    {
+        while (true)
+        {
+            nint size = Libc.Lgetxattr(path, name, null, 0);
+            if (size < 0)
+            {
+                var errno = (Errno)Marshal.GetLastPInvokeError();
+                if (errno == Errno.ENODATA)
+                {
+                    return null;
+                }
+
+                throw new FsException(errno, $"getxattr '{path}': {FsException.Describe(errno)}");
+            }
+
+            var value = new byte[size];
+            fixed (byte* p = value)
+            {
+                nint n = Libc.Lgetxattr(path, name, p, value.Length);
+                if (n >= 0)
+                {
+                    return n == value.Length ? value : value[..(int)n];
+                }
+
+                if ((Errno)Marshal.GetLastPInvokeError() != Errno.ERANGE)
+                {
+                    throw FsException.FromLastError("getxattr", path);
+                }
+            }
+        }
+    }
+
+    public static unsafe void SetXattr(string path, string name, ReadOnlySpan<byte> value, int flags)
+    {
+        fixed (byte* p = value)
+        {
+            Check(Libc.Lsetxattr(path, name, p, value.Length, flags), "setxattr", path);
+        }
+    }
+
+    public static unsafe List<string> ListXattr(string path)
+    {
+        while (true)
+        {
+            nint size = Libc.Llistxattr(path, null, 0);
+            if (size < 0)
+            {
+                throw FsException.FromLastError("listxattr", path);
+            }
+
+            var buffer = new byte[Math.Max(size, 1)];
+            fixed (byte* p = buffer)
+            {
+                nint n = Libc.Llistxattr(path, p, buffer.Length);
+                if (n < 0)
+                {
+                    if ((Errno)Marshal.GetLastPInvokeError() == Errno.ERANGE)
+                    {
+                        continue;
+                    }
+
+                    throw FsException.FromLastError("listxattr", path);
+                }
+
+                var names = new List<string>();
+                foreach (var range in buffer.AsSpan(0, (int)n).Split((byte)0))
+                {
+                    if (range.End.Value > range.Start.Value)
+                    {
+                        names.Add(System.Text.Encoding.UTF8.GetString(buffer.AsSpan(range)));
+                    }
+                }
+
+                return names;
+            }
+        }
+    }
+
+    public static void RemoveXattr(string path, string name) => Check(Libc.Lremovexattr(path, name), "removexattr", path);
+
+    public static unsafe FileSystemStatus StatFs(string path)
+    {
+        Libc.StatvfsBuffer buffer;
+        Check(Libc.Statvfs(path, &buffer), "statfs", path);
+        return new FileSystemStatus(
+            buffer.BlockSize,
+            buffer.FragmentSize,
+            buffer.Blocks,
+            buffer.BlocksFree,
+            buffer.BlocksAvailable,
+            buffer.Files,
+            buffer.FilesFree,
+            buffer.NameMax);
+    }
+
+    public static bool IsRoot => Libc.Geteuid() == 0;
+
+    private static void Check(int result, string operation, string path)
+    {
+        if (result != 0)
+        {
+            throw FsException.FromLastError(operation, path);
+        }
+    }
+
+    private static Libc.Timespec ToTimespec(UnixTime? time) =>
+        time is { } t ? new Libc.Timespec { Seconds = t.Seconds, Nanoseconds = t.Nanoseconds } : new Libc.Timespec { Nanoseconds = Libc.UTIME_OMIT };
+
+    private static FileStatus ToStatus(in Libc.StatxBuffer b) => new(
+        b.Mode,
+        b.Inode,
+        MakeDevice(b.DevMajor, b.DevMinor),
+        b.Nlink,
+        b.Uid,
+        b.Gid,
+        (long)b.Size,
+        (long)b.Blocks,
+        b.BlockSize,
+        new UnixTime(b.AtimeSec, b.AtimeNsec),
+        new UnixTime(b.MtimeSec, b.MtimeNsec),
+        new UnixTime(b.CtimeSec, b.CtimeNsec),
+        MakeDevice(b.RdevMajor, b.RdevMinor));
+
+    /// <summary>glibc's makedev: the encoding st_rdev and mknod use.</summary>
+    private static ulong MakeDevice(uint major, uint minor) =>
+        ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
+}

@@ -1,0 +1,114 @@
+using EncFs.Core.Backing;
+using EncFs.Core.Names;
+
+namespace EncFs.Core.Volume;
+
+/// <summary>Extended attributes, stored encrypted as user.efs.* attributes of the backing entry.</summary>
+public sealed partial class EncryptedVolume
+{
+    private const string BackingXattrPrefix = "user.efs.";
+    private const int MaxBackingXattrName = 255;
+
+    public byte[]? GetXattr(string path, string name)
+    {
+        var (backing, names) = XattrTarget(path);
+        var encrypted = EncryptXattrName(names, name);
+        var stored = Map(path, () => BackingFs.GetXattr(backing, BackingXattrPrefix + encrypted));
+        if (stored is null)
+        {
+            return null;
+        }
+
+        return names.TryOpenXattrValue(encrypted, stored)
+            ?? throw new FsException(Errno.EIO, $"'{path}': extended attribute '{name}' failed authentication (tampered)");
+    }
+
+    public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrMode mode = XattrMode.CreateOrReplace)
+    {
+        RequireWritable();
+        var (backing, names) = XattrTarget(path);
+        var encrypted = EncryptXattrName(names, name);
+        var sealedValue = names.SealXattrValue(encrypted, value);
+        Map(path, () =>
+        {
+            BackingFs.SetXattr(backing, BackingXattrPrefix + encrypted, sealedValue, (int)mode);
+            return 0;
+        });
+    }
+
+    public IReadOnlyList<string> ListXattrs(string path)
+    {
+        var (backing, names) = XattrTarget(path);
+        var result = new List<string>();
+        foreach (var stored in Map(path, () => BackingFs.ListXattr(backing)))
+        {
+            if (stored.StartsWith(BackingXattrPrefix, StringComparison.Ordinal)
+                && names.TryDecryptXattrName(stored[BackingXattrPrefix.Length..]) is { } name)
+            {
+                result.Add(name);
+            }
+        }
+
+        return result;
+    }
+
+    public void RemoveXattr(string path, string name)
+    {
+        RequireWritable();
+        var (backing, names) = XattrTarget(path);
+        var encrypted = EncryptXattrName(names, name);
+        Map(path, () =>
+        {
+            BackingFs.RemoveXattr(backing, BackingXattrPrefix + encrypted);
+            return 0;
+        });
+    }
+
+    /// <summary>The backing entry and the name cipher of the scope that owns it.</summary>
+    private (string Backing, NameCipher Names) XattrTarget(string path)
+    {
+        var backing = BackingPathOf(path);
+        var status = StatEntry(backing, path);
+        if (status.IsDirectory)
+        {
+            var record = LoadDirectory(backing, path);
+            return (backing, _keyring.Get(record.ScopeId, record.Generation).Names);
+        }
+
+        if (status.IsRegular)
+        {
+            var header = ReadFileHeader(backing, path);
+            return (backing, _keyring.Get(header.ScopeId, header.Generation).Names);
+        }
+
+        throw new FsException(Errno.EPERM, $"'{path}': extended attributes are supported on files and directories only");
+    }
+
+    private static string EncryptXattrName(NameCipher names, string name)
+    {
+        if (name.Length == 0)
+        {
+            throw new FsException(Errno.EINVAL, "empty extended attribute name");
+        }
+
+        var encrypted = names.EncryptXattrName(name);
+        if (BackingXattrPrefix.Length + encrypted.Length > MaxBackingXattrName)
+        {
+            throw new FsException(Errno.ERANGE, $"extended attribute name '{name}' is too long once encrypted");
+        }
+
+        return encrypted;
+    }
+
+    private static T Map<T>(string path, Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (FsException e)
+        {
+            throw new FsException(e.Errno, $"'{path}': {FsException.Describe(e.Errno)}", e);
+        }
+    }
+}

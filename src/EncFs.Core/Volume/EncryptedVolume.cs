@@ -1,0 +1,194 @@
+using System.Collections.Concurrent;
+using EncFs.Core.Backing;
+using EncFs.Core.Format;
+using EncFs.Core.Keys;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EncFs.Core.Volume;
+
+/// <summary>
+/// An open encrypted volume: the host-neutral filesystem API over a backing directory. Paths are
+/// plaintext, absolute and '/'-separated. Errors are <see cref="FsException"/>s carrying an errno.
+/// Thread-safe.
+/// </summary>
+public sealed partial class EncryptedVolume : IDisposable
+{
+    public const string TreeDirectory = "root";
+    private readonly Keyring _keyring;
+    private readonly VolumeLock? _lock;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, DirectoryRecord> _directories = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, FileNode> _nodes = [];
+    private readonly Lock _nodesLock = new();
+    private int _disposed;
+
+    private EncryptedVolume(string backingDir, Keyring keyring, VolumeLock? volumeLock, bool readOnly, ILogger logger)
+    {
+        BackingDirectory = backingDir;
+        TreeRoot = Path.Combine(backingDir, TreeDirectory);
+        _keyring = keyring;
+        _lock = volumeLock;
+        ReadOnly = readOnly;
+        _logger = logger;
+    }
+
+    public string BackingDirectory { get; }
+
+    public bool ReadOnly { get; }
+
+    public VolumeHeader Header => _keyring.Header;
+
+    internal string TreeRoot { get; }
+
+    private SectorLayout LayoutFor(ScopeRecord scope) => new(Header.SectorSize, scope.InfrastructureEncryption);
+
+    /// <summary>
+    /// Makes a new volume in <paramref name="backingDir"/> (missing or empty) whose default
+    /// scope's DEK is wrapped by <paramref name="kek"/>.
+    /// </summary>
+    public static void Create(string backingDir, VolumeCreateOptions options, System.Text.Json.Nodes.JsonObject keySource, IKeyEncryptionKey kek)
+    {
+        if (!SectorLayout.IsValidSectorSize(options.SectorSize))
+        {
+            throw new ArgumentException($"sector size {options.SectorSize} is not a power of two from {SectorLayout.MinSectorSize} to {SectorLayout.MaxSectorSize}", nameof(options));
+        }
+
+        if (VolumeHeaderFile.Exists(backingDir))
+        {
+            throw new FsException(Errno.EEXIST, $"'{backingDir}' already holds an EncFs volume; nothing was changed");
+        }
+
+        if (Directory.Exists(backingDir) && Directory.EnumerateFileSystemEntries(backingDir).Any())
+        {
+            throw new FsException(Errno.ENOTEMPTY, $"'{backingDir}' is not empty; a new volume needs an empty or missing directory (use 'efs import' for existing data)");
+        }
+
+        Directory.CreateDirectory(backingDir);
+        var scope = new ScopeRecord
+        {
+            Id = Guid128.NewRandom().ToString(),
+            Name = options.DefaultScopeName,
+            InfrastructureEncryption = options.InfrastructureEncryption,
+            KeySource = keySource,
+        };
+        var header = new VolumeHeader
+        {
+            VolumeId = Guid128.NewRandom().ToString(),
+            SectorSize = options.SectorSize,
+            DefaultScope = scope.Id,
+            Scopes = [scope],
+        };
+        using var keys = ScopeKeyWrapping.CreateGeneration(header, scope, 1, kek);
+        using (var volumeLock = VolumeLock.Acquire(backingDir))
+        {
+            var root = Path.Combine(backingDir, TreeDirectory);
+            BackingFs.Mkdir(root, 0x1ED /* 0755 */);
+            WriteDirectoryRecord(root, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, DenyOverride: false), keys);
+            using var headerKey = keys.VolumeHeaderKey();
+            VolumeHeaderFile.Write(backingDir, header, headerKey.Span);
+        }
+    }
+
+    /// <summary>
+    /// Opens a volume: reads the header (falling back to its backup), unlocks the default scope
+    /// (required) and every other scope it can, and locks the volume unless read-only.
+    /// </summary>
+    public static EncryptedVolume Open(string backingDir, IKeySource keySource, VolumeOpenOptions? options = null)
+    {
+        options ??= new VolumeOpenOptions();
+        var logger = options.Logger ?? NullLogger.Instance;
+        if (!Directory.Exists(backingDir))
+        {
+            throw new FsException(Errno.ENOENT, $"'{backingDir}' does not exist");
+        }
+
+        if (!VolumeHeaderFile.Exists(backingDir))
+        {
+            throw new FsException(Errno.EINVAL, $"'{backingDir}' is not an EncFs volume (no {VolumeHeaderFile.PrimaryName}); create one with 'efs init'");
+        }
+
+        var volumeLock = options.ReadOnly ? null : VolumeLock.Acquire(backingDir);
+        try
+        {
+            var (keyring, repairNeeded) = VolumeUnlocker.Unlock(backingDir, keySource, logger);
+            var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger);
+            if (repairNeeded && !options.ReadOnly)
+            {
+                logger.LogWarning("Volume header copy was damaged or stale; rewriting both copies in {Backing}", backingDir);
+                volume.SaveHeader();
+            }
+
+            return volume;
+        }
+        catch
+        {
+            volumeLock?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The unlocked keys of a scope generation (escrow, status, tests).</summary>
+    public ScopeKeys GetScopeKeys(string scopeNameOrId, int? generation = null)
+    {
+        var scope = _keyring.ScopeByNameOrId(scopeNameOrId);
+        return _keyring.Get(Guid128.Parse(scope.Id), generation ?? scope.CurrentGeneration);
+    }
+
+    public FileSystemStatus GetFileSystemStatus()
+    {
+        var status = BackingFs.StatFs(TreeRoot);
+        return status with { NameMax = Names.NameCipher.MaxNameBytes };
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        lock (_nodesLock)
+        {
+            foreach (var node in _nodes.Values)
+            {
+                node.Dispose();
+            }
+
+            _nodes.Clear();
+        }
+
+        _keyring.Dispose();
+        _lock?.Dispose();
+    }
+
+    internal void SaveHeader()
+    {
+        RequireWritable();
+        var defaultScope = Header.GetDefaultScope();
+        using var headerKey = _keyring.Get(Guid128.Parse(defaultScope.Id), defaultScope.CurrentGeneration).VolumeHeaderKey();
+        VolumeHeaderFile.Write(BackingDirectory, Header, headerKey.Span);
+    }
+
+    private void RequireWritable()
+    {
+        if (ReadOnly)
+        {
+            throw new FsException(Errno.EROFS, "the volume is open read-only");
+        }
+    }
+
+    private static void WriteDirectoryRecord(string backingDir, DirectoryRecord record, ScopeKeys keys)
+    {
+        var bytes = record.Encode(r =>
+        {
+            using var key = keys.DirectoryRecordKey(r.DirectoryId);
+            return key.Span.ToArray();
+        });
+        // The record is the only copy of the directory id that its entry names depend on: make
+        // it durable before any entry is created under it.
+        using var handle = BackingFs.Open(Path.Combine(backingDir, DirectoryRecord.FileName), Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1A4 /* 0644 */);
+        BackingFs.WriteAt(handle, bytes, 0);
+        BackingFs.Fsync(handle);
+    }
+}

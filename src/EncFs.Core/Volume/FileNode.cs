@@ -1,0 +1,330 @@
+using System.Buffers;
+using EncFs.Core.Backing;
+using EncFs.Core.Content;
+using EncFs.Core.Format;
+using Microsoft.Win32.SafeHandles;
+
+namespace EncFs.Core.Volume;
+
+/// <summary>
+/// One open backing file (per inode, shared by every handle and hard link to it): the sector
+/// engine with read-modify-write of partial sectors, holes, and the logical size in the header.
+/// Readers share a lock; writers and size changes take it exclusively.
+/// </summary>
+internal sealed class FileNode : IDisposable
+{
+    private const int MaxSectorsPerChunk = 256;
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly SafeFileHandle _handle;
+    private readonly FileCipher _cipher;
+    private readonly byte[] _header;
+    private readonly string _displayPath;
+
+    public FileNode(ulong inode, SafeFileHandle handle, bool writable, FileCipher cipher, byte[] header, long size, string displayPath)
+    {
+        Inode = inode;
+        _handle = handle;
+        Writable = writable;
+        _cipher = cipher;
+        _header = header;
+        Size = size;
+        _displayPath = displayPath;
+    }
+
+    public ulong Inode { get; }
+
+    public bool Writable { get; }
+
+    public long Size { get; private set; }
+
+    /// <summary>Handles that hold this node; guarded by the volume's node table lock.</summary>
+    public int References { get; set; }
+
+    private SectorLayout Layout => _cipher.Layout;
+
+    private int SectorSize => _cipher.Layout.SectorSize;
+
+    public int Read(long offset, Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        _lock.EnterReadLock();
+        try
+        {
+            if (offset >= Size || destination.IsEmpty)
+            {
+                return 0;
+            }
+
+            int count = (int)Math.Min(destination.Length, Size - offset);
+            int done = 0;
+            while (done < count)
+            {
+                long position = offset + done;
+                long first = position / SectorSize;
+                int sectors = (int)Math.Min(MaxSectorsPerChunk, ((position + count - done - 1) / SectorSize) - first + 1);
+                done += ReadChunk(first, sectors, position, destination[done..count]);
+            }
+
+            return count;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    public void Write(long offset, ReadOnlySpan<byte> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        RequireWritable();
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            long end = offset + data.Length;
+            if (Layout.Infrastructure)
+            {
+                MaterializeHoles(Layout.SectorCount(Size), offset / SectorSize);
+            }
+
+            int done = 0;
+            while (done < data.Length)
+            {
+                long position = offset + done;
+                long first = position / SectorSize;
+                int sectors = (int)Math.Min(MaxSectorsPerChunk, ((end - 1) / SectorSize) - first + 1);
+                int span = (int)Math.Min(data.Length - done, (sectors * (long)SectorSize) - (position % SectorSize));
+                WriteChunk(first, sectors, position, data.Slice(done, span));
+                done += span;
+            }
+
+            if (end > Size)
+            {
+                SetSizeInHeader(end);
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public void SetLength(long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        RequireWritable();
+        _lock.EnterWriteLock();
+        try
+        {
+            if (length < Size)
+            {
+                Shrink(length);
+            }
+            else if (length > Size)
+            {
+                Grow(length);
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public void Sync(bool dataOnly) => BackingFs.Fsync(_handle, dataOnly);
+
+    public FileStatus Status() => BackingFs.Stat(_handle) with { Size = Size };
+
+    public void Dispose()
+    {
+        _cipher.Dispose();
+        _handle.Dispose();
+        _lock.Dispose();
+    }
+
+    private int ReadChunk(long first, int sectors, long position, Span<byte> destination)
+    {
+        int storedLength = sectors * Layout.Stride;
+        var stored = ArrayPool<byte>.Shared.Rent(storedLength);
+        var plain = ArrayPool<byte>.Shared.Rent(sectors * SectorSize);
+        try
+        {
+            int got = BackingFs.ReadAt(_handle, stored.AsSpan(0, storedLength), Layout.SectorOffset(first));
+            for (int i = 0; i < sectors; i++)
+            {
+                if (got < (i + 1) * Layout.Stride)
+                {
+                    throw new FsException(Errno.EIO, $"'{_displayPath}' is truncated: sector {first + i} is missing from the backing file");
+                }
+
+                var status = _cipher.DecryptSector(first + i, stored.AsSpan(i * Layout.Stride, Layout.Stride), plain.AsSpan(i * SectorSize, SectorSize));
+                if (status == SectorStatus.Damaged)
+                {
+                    throw new FsException(Errno.EIO, $"'{_displayPath}': sector {first + i} failed authentication (tampered or damaged)");
+                }
+            }
+
+            int skip = (int)(position - (first * SectorSize));
+            int count = Math.Min(destination.Length, (sectors * SectorSize) - skip);
+            plain.AsSpan(skip, count).CopyTo(destination);
+            return count;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+            ArrayPool<byte>.Shared.Return(plain, clearArray: true);
+        }
+    }
+
+    private void WriteChunk(long first, int sectors, long position, ReadOnlySpan<byte> data)
+    {
+        int plainLength = sectors * SectorSize;
+        var plain = ArrayPool<byte>.Shared.Rent(plainLength);
+        var stored = ArrayPool<byte>.Shared.Rent(sectors * Layout.Stride);
+        try
+        {
+            int skip = (int)(position - (first * SectorSize));
+            long existing = Layout.SectorCount(Size);
+            if (skip != 0)
+            {
+                LoadSector(first, existing, plain.AsSpan(0, SectorSize));
+            }
+
+            long last = first + sectors - 1;
+            if ((skip + data.Length) % SectorSize != 0 && (last != first || skip == 0))
+            {
+                LoadSector(last, existing, plain.AsSpan((sectors - 1) * SectorSize, SectorSize));
+            }
+
+            data.CopyTo(plain.AsSpan(skip));
+            _cipher.EncryptSectors(first, plain.AsSpan(0, plainLength), stored);
+            BackingFs.WriteAt(_handle, stored.AsSpan(0, sectors * Layout.Stride), Layout.SectorOffset(first));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(plain, clearArray: true);
+            ArrayPool<byte>.Shared.Return(stored);
+        }
+    }
+
+    /// <summary>Reads a sector for read-modify-write; sectors past the end of file are zeros.</summary>
+    private void LoadSector(long sector, long existing, Span<byte> plain)
+    {
+        if (sector >= existing)
+        {
+            plain.Clear();
+            return;
+        }
+
+        var stored = ArrayPool<byte>.Shared.Rent(Layout.Stride);
+        try
+        {
+            int got = BackingFs.ReadAt(_handle, stored.AsSpan(0, Layout.Stride), Layout.SectorOffset(sector));
+            if (got < Layout.Stride)
+            {
+                throw new FsException(Errno.EIO, $"'{_displayPath}' is truncated: sector {sector} is missing from the backing file");
+            }
+
+            if (_cipher.DecryptSector(sector, stored.AsSpan(0, Layout.Stride), plain) == SectorStatus.Damaged)
+            {
+                throw new FsException(Errno.EIO, $"'{_displayPath}': sector {sector} failed authentication (tampered or damaged)");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+        }
+    }
+
+    private void Shrink(long length)
+    {
+        int tail = (int)(length % SectorSize);
+        if (tail != 0)
+        {
+            // Zero what lies past the new end in the last sector, so a later extension reads zeros.
+            long sector = length / SectorSize;
+            var plain = ArrayPool<byte>.Shared.Rent(SectorSize);
+            var stored = ArrayPool<byte>.Shared.Rent(Layout.Stride);
+            try
+            {
+                LoadSector(sector, Layout.SectorCount(Size), plain.AsSpan(0, SectorSize));
+                plain.AsSpan(tail, SectorSize - tail).Clear();
+                _cipher.EncryptSectors(sector, plain.AsSpan(0, SectorSize), stored);
+                BackingFs.WriteAt(_handle, stored.AsSpan(0, Layout.Stride), Layout.SectorOffset(sector));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(plain, clearArray: true);
+                ArrayPool<byte>.Shared.Return(stored);
+            }
+        }
+
+        // Header first: a crash in between leaves a longer backing file, never a short one.
+        SetSizeInHeader(length);
+        BackingFs.Truncate(_handle, Layout.BackingLength(length));
+    }
+
+    private void Grow(long length)
+    {
+        if (Layout.Infrastructure)
+        {
+            MaterializeHoles(Layout.SectorCount(Size), Layout.SectorCount(length));
+        }
+        else
+        {
+            BackingFs.Truncate(_handle, Layout.BackingLength(length));
+        }
+
+        SetSizeInHeader(length);
+    }
+
+    /// <summary>
+    /// With the infrastructure layer every stored sector must authenticate, so sectors that would
+    /// be holes are written as encrypted zeros.
+    /// </summary>
+    private void MaterializeHoles(long from, long to)
+    {
+        if (from >= to)
+        {
+            return;
+        }
+
+        int chunk = (int)Math.Min(MaxSectorsPerChunk, to - from);
+        var zeros = ArrayPool<byte>.Shared.Rent(chunk * SectorSize);
+        var stored = ArrayPool<byte>.Shared.Rent(chunk * Layout.Stride);
+        try
+        {
+            Array.Clear(zeros);
+            for (long sector = from; sector < to; sector += chunk)
+            {
+                int count = (int)Math.Min(chunk, to - sector);
+                _cipher.EncryptSectors(sector, zeros.AsSpan(0, count * SectorSize), stored);
+                BackingFs.WriteAt(_handle, stored.AsSpan(0, count * Layout.Stride), Layout.SectorOffset(sector));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(zeros);
+            ArrayPool<byte>.Shared.Return(stored);
+        }
+    }
+
+    private void SetSizeInHeader(long size)
+    {
+        _cipher.SealSize(_header, size);
+        BackingFs.WriteAt(_handle, _header, 0);
+        Size = size;
+    }
+
+    private void RequireWritable()
+    {
+        if (!Writable)
+        {
+            throw new FsException(Errno.EBADF, $"'{_displayPath}' is open read-only");
+        }
+    }
+}

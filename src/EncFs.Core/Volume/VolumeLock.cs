@@ -1,0 +1,58 @@
+using EncFs.Core.Backing;
+
+namespace EncFs.Core.Volume;
+
+/// <summary>
+/// An exclusive lock on the backing directory (flock on efs.lock), so one volume is never open
+/// for writing twice, by this process or another. Released when the process dies.
+/// </summary>
+internal sealed class VolumeLock : IDisposable
+{
+    public const string FileName = "efs.lock";
+    private readonly FileStream _stream;
+
+    private VolumeLock(FileStream stream) => _stream = stream;
+
+    public static VolumeLock Acquire(string backingDir)
+    {
+        var path = Path.Combine(backingDir, FileName);
+        FileStream stream;
+        try
+        {
+            // FileShare.None makes .NET take flock(LOCK_EX | LOCK_NB) on Unix.
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            var holder = TryReadHolder(path);
+            throw new FsException(Errno.EBUSY, $"the volume at '{backingDir}' is already open{holder}; unmount it first", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new FsException(Errno.EACCES, $"cannot lock '{path}': permission denied", e);
+        }
+
+        stream.SetLength(0);
+        var pid = System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n");
+        stream.Write(pid);
+        stream.Flush();
+        return new VolumeLock(stream);
+    }
+
+    public void Dispose() => _stream.Dispose();
+
+    private static string TryReadHolder(string path)
+    {
+        try
+        {
+            using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var text = new StreamReader(reader);
+            var pid = text.ReadLine()?.Trim();
+            return string.IsNullOrEmpty(pid) ? string.Empty : $" by process {pid}";
+        }
+        catch (IOException)
+        {
+            return string.Empty;
+        }
+    }
+}
