@@ -15,6 +15,9 @@ public sealed class NameCipher : IDisposable
     public const int MaxNameBytes = 255;
     public const int MaxTargetBytes = 3000;
     public const int NonceSize = 16;
+
+    /// <summary>Names, targets and attribute names are NUL-padded to this, so their lengths leak only coarsely.</summary>
+    public const int PaddingBlock = 16;
     private static readonly byte[] SymlinkLabel = "EncFs/v1/symlink"u8.ToArray();
     private static readonly byte[] XattrNameLabel = "EncFs/v1/xattr-name"u8.ToArray();
     private static readonly byte[] XattrValueLabel = "EncFs/v1/xattr-value"u8.ToArray();
@@ -29,12 +32,12 @@ public sealed class NameCipher : IDisposable
     /// <summary>The backing name of <paramref name="name"/> in the directory with id <paramref name="directoryId"/>.</summary>
     public string EncryptName(ReadOnlySpan<byte> directoryId, string name)
     {
-        var plain = Encoding.UTF8.GetBytes(name);
-        if (plain.Length > MaxNameBytes)
+        if (Encoding.UTF8.GetByteCount(name) > MaxNameBytes)
         {
             throw new FsException(Errno.ENAMETOOLONG, $"name longer than {MaxNameBytes} bytes: '{name[..32]}...'");
         }
 
+        var plain = Padded(name);
         var sealedName = new byte[AesSiv.Overhead + plain.Length];
         lock (_lock)
         {
@@ -59,31 +62,30 @@ public sealed class NameCipher : IDisposable
             ok = _siv.TryDecrypt(sealedName, plain, directoryId);
         }
 
-        return ok ? Encoding.UTF8.GetString(plain) : null;
+        return ok ? Unpadded(plain) : null;
     }
 
     /// <summary>Nonce || SIV(target): the sealed part of a symlink target.</summary>
     public byte[] SealTarget(string target)
     {
-        var plain = Encoding.UTF8.GetBytes(target);
-        if (plain.Length > MaxTargetBytes)
+        if (Encoding.UTF8.GetByteCount(target) > MaxTargetBytes)
         {
             throw new FsException(Errno.ENAMETOOLONG, $"symlink target longer than {MaxTargetBytes} bytes");
         }
 
-        return SealWithNonce(plain, SymlinkLabel, default);
+        return SealWithNonce(Padded(target), SymlinkLabel, default);
     }
 
     public string? TryOpenTarget(ReadOnlySpan<byte> sealedTarget)
     {
         var plain = OpenWithNonce(sealedTarget, SymlinkLabel, default);
-        return plain is null ? null : Encoding.UTF8.GetString(plain);
+        return plain is null ? null : Unpadded(plain);
     }
 
     /// <summary>Deterministic, so the backing attribute can be found by name.</summary>
     public string EncryptXattrName(string name)
     {
-        var plain = Encoding.UTF8.GetBytes(name);
+        var plain = Padded(name);
         var sealedName = new byte[AesSiv.Overhead + plain.Length];
         lock (_lock)
         {
@@ -107,7 +109,7 @@ public sealed class NameCipher : IDisposable
             ok = _siv.TryDecrypt(sealedName, plain, XattrNameLabel);
         }
 
-        return ok ? Encoding.UTF8.GetString(plain) : null;
+        return ok ? Unpadded(plain) : null;
     }
 
     public byte[] SealXattrValue(string encryptedName, ReadOnlySpan<byte> value) =>
@@ -156,6 +158,17 @@ public sealed class NameCipher : IDisposable
 
         return ok ? plain : null;
     }
+
+    /// <summary>UTF-8, NUL-padded to a multiple of <see cref="PaddingBlock"/> (names never contain NUL).</summary>
+    private static byte[] Padded(string text)
+    {
+        int length = Encoding.UTF8.GetByteCount(text);
+        var padded = new byte[Math.Max(PaddingBlock, (length + PaddingBlock - 1) / PaddingBlock * PaddingBlock)];
+        Encoding.UTF8.GetBytes(text, padded);
+        return padded;
+    }
+
+    private static string Unpadded(ReadOnlySpan<byte> plain) => Encoding.UTF8.GetString(plain.TrimEnd((byte)0));
 
     private static bool TryDecode(string text, out byte[] bytes)
     {

@@ -28,18 +28,21 @@ internal static unsafe partial class OpenSslNative
     [LibraryImport(Library, EntryPoint = "EVP_DecryptInit_ex")]
     internal static partial int DecryptInitKey(SafeEvpCipherCtxHandle context, SafeEvpCipherHandle cipher, IntPtr engine, byte* key, byte* iv);
 
+    // Hot path, once per data unit: raw context pointers, because the caller holds one
+    // reference on the SafeHandle for a whole batch instead of one per call.
+
     // Re-initialisation with only a new IV (the tweak); cipher and key stay as set.
     [LibraryImport(Library, EntryPoint = "EVP_EncryptInit_ex")]
-    internal static partial int EncryptInitIv(SafeEvpCipherCtxHandle context, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
+    internal static partial int EncryptInitIv(IntPtr context, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
 
     [LibraryImport(Library, EntryPoint = "EVP_DecryptInit_ex")]
-    internal static partial int DecryptInitIv(SafeEvpCipherCtxHandle context, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
+    internal static partial int DecryptInitIv(IntPtr context, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
 
     [LibraryImport(Library)]
-    internal static partial int EVP_EncryptUpdate(SafeEvpCipherCtxHandle context, byte* output, int* outputLength, byte* input, int inputLength);
+    internal static partial int EVP_EncryptUpdate(IntPtr context, byte* output, int* outputLength, byte* input, int inputLength);
 
     [LibraryImport(Library)]
-    internal static partial int EVP_DecryptUpdate(SafeEvpCipherCtxHandle context, byte* output, int* outputLength, byte* input, int inputLength);
+    internal static partial int EVP_DecryptUpdate(IntPtr context, byte* output, int* outputLength, byte* input, int inputLength);
 
     [LibraryImport(Library)]
     private static partial nuint ERR_get_error();

@@ -46,19 +46,18 @@ internal sealed unsafe class OpenSslXts : XtsEngine
         bool healthy = false;
         try
         {
-            SafeEvpCipherCtxHandle context = encrypt ? pair.Encrypt : pair.Decrypt;
-            Span<byte> tweak = stackalloc byte[16];
-            tweak.Clear();
-            fixed (byte* source = input)
-            fixed (byte* destination = output)
-            fixed (byte* iv = tweak)
+            SafeEvpCipherCtxHandle handle = encrypt ? pair.Encrypt : pair.Decrypt;
+            bool referenced = false;
+            handle.DangerousAddRef(ref referenced);
+            try
             {
-                ulong unit = firstDataUnit;
-                for (int offset = 0; offset < input.Length; offset += sectorSize, unit++)
+                TransformUnits(encrypt, handle.DangerousGetHandle(), firstDataUnit, sectorSize, input, output);
+            }
+            finally
+            {
+                if (referenced)
                 {
-                    // IEEE 1619: the tweak is the data unit number as a 128-bit little-endian integer.
-                    BinaryPrimitives.WriteUInt64LittleEndian(tweak, unit);
-                    TransformUnit(encrypt, context, iv, source + offset, destination + offset, sectorSize);
+                    handle.DangerousRelease();
                 }
             }
 
@@ -88,8 +87,27 @@ internal sealed unsafe class OpenSslXts : XtsEngine
         CryptographicOperations.ZeroMemory(_key);
     }
 
+    private static void TransformUnits(
+        bool encrypt, IntPtr context, ulong firstDataUnit, int sectorSize, ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        Span<byte> tweak = stackalloc byte[16];
+        tweak.Clear();
+        fixed (byte* source = input)
+        fixed (byte* destination = output)
+        fixed (byte* iv = tweak)
+        {
+            ulong unit = firstDataUnit;
+            for (int offset = 0; offset < input.Length; offset += sectorSize, unit++)
+            {
+                // IEEE 1619: the tweak is the data unit number as a 128-bit little-endian integer.
+                BinaryPrimitives.WriteUInt64LittleEndian(tweak, unit);
+                TransformUnit(encrypt, context, iv, source + offset, destination + offset, sectorSize);
+            }
+        }
+    }
+
     private static void TransformUnit(
-        bool encrypt, SafeEvpCipherCtxHandle context, byte* iv, byte* source, byte* destination, int length)
+        bool encrypt, IntPtr context, byte* iv, byte* source, byte* destination, int length)
     {
         int written = 0;
         if (encrypt)

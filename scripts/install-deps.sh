@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what building and testing EncFs needs on Debian 12: the independent crypto oracles
+# (python3-cryptography, the OpenSSL CLI) and the filesystem tools the tests use.
+set -euo pipefail
+packages=(python3 python3-cryptography openssl attr)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v dotnet >/dev/null || { echo "the .NET 10 SDK is required (dotnet on PATH)" >&2; exit 1; }
