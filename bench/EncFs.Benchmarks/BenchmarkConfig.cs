@@ -1,17 +1,30 @@
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Exporters.Csv;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Loggers;
 
 namespace EncFs.Benchmarks;
 
-/// <summary>A short job (1 launch, 3 warm-ups, 3 iterations) so a full run takes minutes, plus MB/s.</summary>
+/// <summary>
+/// A short job (1 launch, 3 warm-ups, 3 iterations) so that a full run takes minutes, with an
+/// MB/s column and the allocations per call.
+/// </summary>
 public sealed class BenchmarkConfig : ManualConfig
 {
     public BenchmarkConfig()
     {
-        Add(DefaultConfig.Instance);
         AddJob(Job.ShortRun);
+        AddLogger(ConsoleLogger.Default);
+        AddColumnProvider(DefaultColumnProviders.Instance);
         AddColumn(new ThroughputColumn());
         AddDiagnoser(MemoryDiagnoser.Default);
+        AddAnalyser([.. DefaultConfig.Instance.GetAnalysers()]);
+        AddValidator([.. DefaultConfig.Instance.GetValidators()]);
+
+        // Semicolon-separated CSV (invariant numbers contain commas), read by bench/xts-vs-openssl.sh.
+        AddExporter(MarkdownExporter.GitHub, new CsvExporter(CsvSeparator.Semicolon));
     }
 }

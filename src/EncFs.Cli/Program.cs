@@ -14,6 +14,8 @@ public static class Program
             InitCommand.Create(),
             StatusCommand.Create(),
             RecoverCommand.Create(),
+            MountCommand.Create(),
+            UnmountCommand.Create(),
         };
         var result = root.Parse(args);
         if (result.Errors.Count > 0)

@@ -40,6 +40,6 @@ public sealed class FsException : IOException
         return new FsException(errno, $"{operation} '{path}': {Describe(errno)}");
     }
 
-    internal static string Describe(Errno errno) =>
+    public static string Describe(Errno errno) =>
         System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage((int)errno) + $" ({errno})";
 }

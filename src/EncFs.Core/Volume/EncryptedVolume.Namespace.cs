@@ -98,7 +98,21 @@ public sealed partial class EncryptedVolume
             WriteSidecarIfLong(source);
         }
 
-        MapErrors(from, () => BackingFs.Rename(source.BackingPath, destination.BackingPath, (uint)flags));
+        // POSIX lets a directory replace an empty one, but the backing directory of an empty
+        // plaintext directory still holds its record: set the record aside for the rename.
+        var replacedRecord = sourceStatus.IsDirectory && flags == RenameFlags.None && source.BackingPath != destination.BackingPath
+            ? TakeRecordOfEmptyDirectory(destination.BackingPath)
+            : null;
+        try
+        {
+            MapErrors(from, () => BackingFs.Rename(source.BackingPath, destination.BackingPath, (uint)flags));
+        }
+        catch when (replacedRecord is not null)
+        {
+            File.WriteAllBytes(Path.Combine(destination.BackingPath, DirectoryRecord.FileName), replacedRecord);
+            throw;
+        }
+
         if (sourceStatus.IsDirectory || flags.HasFlag(RenameFlags.Exchange))
         {
             ForgetDirectories(source.BackingPath);
@@ -245,6 +259,24 @@ public sealed partial class EncryptedVolume
             _logger.LogScopeOverrideDenied(path, required, actual);
             throw new FsException(Errno.EACCES, $"'{path}': the directory requires scope '{required}' and denies '{actual}'");
         }
+    }
+
+    /// <summary>
+    /// Removes the record of a backing directory that holds nothing else and returns its bytes;
+    /// null (and nothing removed) when the path is not such a directory.
+    /// </summary>
+    private static byte[]? TakeRecordOfEmptyDirectory(string backingDir)
+    {
+        if (!BackingFs.TryStat(backingDir, out var status) || !status.IsDirectory
+            || Directory.EnumerateFileSystemEntries(backingDir).Any(e => Path.GetFileName(e) != DirectoryRecord.FileName))
+        {
+            return null;
+        }
+
+        var recordPath = Path.Combine(backingDir, DirectoryRecord.FileName);
+        var record = File.ReadAllBytes(recordPath);
+        BackingFs.Unlink(recordPath);
+        return record;
     }
 
     private static void WriteSidecarIfLong(Resolved entry)

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace EncFs.Crypto.Xts;
 
 /// <summary>
@@ -9,6 +11,7 @@ internal sealed class ContextPool<T> : IDisposable
     where T : class, IDisposable
 {
     private readonly T?[] _slots;
+    private readonly int _mask;
     private readonly Func<T> _factory;
     private volatile bool _disposed;
 
@@ -16,7 +19,10 @@ internal sealed class ContextPool<T> : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _factory = factory;
-        _slots = new T?[capacity];
+
+        // A power of two, so that slot indexes wrap with a mask rather than a division.
+        _slots = new T?[(int)BitOperations.RoundUpToPowerOf2((uint)capacity)];
+        _mask = _slots.Length - 1;
     }
 
     /// <summary>Default capacity: enough for every core to hold a context at once.</summary>
@@ -28,7 +34,7 @@ internal sealed class ContextPool<T> : IDisposable
         int start = Start();
         for (int i = 0; i < _slots.Length; i++)
         {
-            T? item = Interlocked.Exchange(ref _slots[(start + i) % _slots.Length], null);
+            T? item = Interlocked.Exchange(ref _slots[(start + i) & _mask], null);
             if (item is not null)
             {
                 return item;
@@ -46,7 +52,7 @@ internal sealed class ContextPool<T> : IDisposable
             int start = Start();
             for (int i = 0; i < _slots.Length; i++)
             {
-                if (Interlocked.CompareExchange(ref _slots[(start + i) % _slots.Length], item, null) is null)
+                if (Interlocked.CompareExchange(ref _slots[(start + i) & _mask], item, null) is null)
                 {
                     // Dispose may have drained the slots between the check and the store.
                     if (_disposed)
@@ -77,5 +83,5 @@ internal sealed class ContextPool<T> : IDisposable
     }
 
     // Spread threads over the slots so that concurrent callers rarely contend on one.
-    private int Start() => Environment.CurrentManagedThreadId % _slots.Length;
+    private int Start() => Environment.CurrentManagedThreadId & _mask;
 }

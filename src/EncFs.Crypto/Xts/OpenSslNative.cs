@@ -28,8 +28,8 @@ internal static unsafe partial class OpenSslNative
     [LibraryImport(Library, EntryPoint = "EVP_DecryptInit_ex")]
     internal static partial int DecryptInitKey(SafeEvpCipherCtxHandle context, SafeEvpCipherHandle cipher, IntPtr engine, byte* key, byte* iv);
 
-    // Hot path, once per data unit: raw context pointers, because the caller holds one
-    // reference on the SafeHandle for a whole batch instead of one per call.
+    // Hot path, once per data unit: raw context pointers, valid while the caller has the
+    // context rented from the pool (see OpenSslXts.Transform).
 
     // Re-initialisation with only a new IV (the tweak); cipher and key stay as set.
     [LibraryImport(Library, EntryPoint = "EVP_EncryptInit_ex")]

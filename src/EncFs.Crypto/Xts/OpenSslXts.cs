@@ -46,21 +46,10 @@ internal sealed unsafe class OpenSslXts : XtsEngine
         bool healthy = false;
         try
         {
+            // The rented pair is ours alone until returned: nothing can free it meanwhile, so the
+            // raw pointer is used without the SafeHandle reference counting on every call.
             SafeEvpCipherCtxHandle handle = encrypt ? pair.Encrypt : pair.Decrypt;
-            bool referenced = false;
-            handle.DangerousAddRef(ref referenced);
-            try
-            {
-                TransformUnits(encrypt, handle.DangerousGetHandle(), firstDataUnit, sectorSize, input, output);
-            }
-            finally
-            {
-                if (referenced)
-                {
-                    handle.DangerousRelease();
-                }
-            }
-
+            TransformUnits(encrypt, handle.DangerousGetHandle(), firstDataUnit, sectorSize, input, output);
             healthy = true;
         }
         finally

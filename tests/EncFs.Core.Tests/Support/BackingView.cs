@@ -104,6 +104,18 @@ public static class BackingView
         stream.Write(data);
     }
 
+    /// <summary>
+    /// Reads a file with plain open(2)/pread(2): a FileStream would take flock(LOCK_SH), which
+    /// efs.lock refuses while a volume is open.
+    /// </summary>
+    private static byte[] ReadShared(string path)
+    {
+        using var handle = BackingFs.Open(path, Libc.O_RDONLY);
+        var bytes = new byte[BackingFs.Stat(handle).Size];
+        Assert.Equal(bytes.Length, BackingFs.ReadAt(handle, bytes, 0));
+        return bytes;
+    }
+
     private static void Walk(string root, string directory, List<BackingEntry> result)
     {
         foreach (var path in Directory.EnumerateFileSystemEntries(directory))
@@ -127,7 +139,7 @@ public static class BackingView
             result.Add(new BackingEntry(
                 relative,
                 kind,
-                kind == BackingKind.File ? File.ReadAllBytes(path) : [],
+                kind == BackingKind.File ? ReadShared(path) : [],
                 kind == BackingKind.Symlink ? info.LinkTarget : null,
                 xattrs));
             if (kind == BackingKind.Directory)

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using EncFs.Cli.Infrastructure;
+using EncFs.Core.Volume;
+using EncFs.Fuse;
+using EncFs.Fuse.Mounting;
+using EncFs.Keys.Hardening;
+using Microsoft.Extensions.Logging;
+
+namespace EncFs.Cli.Commands;
+
+/// <summary>
+/// efs mount: opens the volume and serves it through FUSE. In the background by default: the
+/// command starts a daemon (a new session) and returns once the mount is ready, or with the
+/// daemon's error.
+/// </summary>
+internal static class MountCommand
+{
+    private const string ReadyLine = "efs-ready";
+
+    public static Command Create()
+    {
+        var backing = new Argument<string>("backing") { Description = "The volume's backing directory" };
+        var mountPoint = new Argument<string>("mountpoint") { Description = "An empty directory where the plaintext appears" };
+        var foreground = new Option<bool>("--foreground", "-f") { Description = "Stay in the foreground (services, debugging); Ctrl-C unmounts" };
+        var mountOptions = new Option<string[]>("-o") { Description = "Mount options, comma-separated: allow_other, nonempty", AllowMultipleArgumentsPerToken = false };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every mount event (debug level)" };
+        var logFile = new Option<string?>("--log-file") { Description = "Where the background daemon writes its log (default: discarded once mounted)" };
+        var notifyReady = new Option<bool>("--notify-ready") { Hidden = true };
+        var credentials = new CredentialOptions();
+        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady };
+        credentials.AddTo(command);
+        command.SetAction(result => ExitCodes.Run(() =>
+        {
+            var dir = Path.GetFullPath(result.GetRequiredValue(backing));
+            var target = Path.GetFullPath(result.GetRequiredValue(mountPoint));
+            var options = ParseOptions(result.GetValue(mountOptions) ?? []);
+            if (!result.GetValue(foreground))
+            {
+                return LaunchDaemon(result, credentials, dir, target);
+            }
+
+            ProcessHardening.MakeNonDumpable();
+            using var loggers = Logging.Create(result.GetValue(verbose));
+            var logger = loggers.CreateLogger("efs");
+            using var keySource = credentials.KeySource(result);
+            using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions { Logger = logger });
+            using var host = FuseHost.Mount(volume, target, options, logger);
+            using var signals = new SignalHandlers(host.RequestUnmount);
+            if (result.GetValue(notifyReady))
+            {
+                Console.Out.WriteLine(ReadyLine);
+                Console.Out.Flush();
+                Daemonize.DetachStandardStreams(result.GetValue(logFile));
+            }
+
+            host.Run();
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static FuseMountOptions ParseOptions(string[] values)
+    {
+        var options = new FuseMountOptions();
+        foreach (var option in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries)))
+        {
+            options = option switch
+            {
+                "allow_other" => options with { AllowOther = true },
+                "nonempty" => options with { NonEmpty = true },
+                "default_permissions" or "rw" => options,
+                _ => throw new UsageException($"unknown mount option '{option}' (known: allow_other, nonempty)"),
+            };
+        }
+
+        return options;
+    }
+
+    /// <summary>Starts `efs mount --foreground` in a new session and waits for its ready line.</summary>
+    private static int LaunchDaemon(ParseResult result, CredentialOptions credentials, string backing, string mountPoint)
+    {
+        string? secret = null;
+        var arguments = new List<string> { "mount", backing, mountPoint, "--foreground", "--notify-ready" };
+        foreach (var value in result.GetValue<string[]>("-o") ?? [])
+        {
+            arguments.AddRange(["-o", value]);
+        }
+
+        if (result.GetValue<bool>("--verbose"))
+        {
+            arguments.Add("--verbose");
+        }
+
+        if (result.GetValue<string?>("--log-file") is { } log)
+        {
+            arguments.AddRange(["--log-file", Path.GetFullPath(log)]);
+        }
+
+        if (result.GetValue(credentials.KeyFile) is { } keyFile)
+        {
+            arguments.AddRange(["--key-file", keyFile == "-" ? "-" : Path.GetFullPath(keyFile)]);
+            if (keyFile == "-")
+            {
+                secret = Console.In.ReadToEnd();
+            }
+        }
+
+        var passphraseFile = result.GetValue(credentials.PassphraseFile);
+        if (passphraseFile is not null && passphraseFile != "-")
+        {
+            arguments.AddRange(["--passphrase-file", Path.GetFullPath(passphraseFile)]);
+        }
+        else if (secret is null && (passphraseFile == "-" || !Console.IsInputRedirected))
+        {
+            using var passphrase = credentials.ReadPassphrase(result);
+            if (passphrase is not null)
+            {
+                secret = System.Text.Encoding.UTF8.GetString(passphrase.Span);
+                arguments.AddRange(["--passphrase-file", "-"]);
+            }
+        }
+
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the efs executable");
+        var info = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(self);
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            info.ArgumentList.Add(typeof(MountCommand).Assembly.Location);
+        }
+
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var daemon = Process.Start(info) ?? throw new InvalidOperationException("cannot start the mount daemon");
+        var errors = daemon.StandardError.ReadToEndAsync();
+        daemon.StandardInput.Write(secret ?? string.Empty);
+        daemon.StandardInput.Close();
+        var line = daemon.StandardOutput.ReadLine();
+        if (line == ReadyLine)
+        {
+            Console.Error.WriteLine($"Mounted {backing} at {mountPoint} (daemon pid {daemon.Id}); 'efs unmount {mountPoint}' to stop");
+            return ExitCodes.Ok;
+        }
+
+        daemon.WaitForExit();
+        Console.Error.Write(errors.Result);
+        return daemon.ExitCode == ExitCodes.Ok ? ExitCodes.Failure : daemon.ExitCode;
+    }
+
+    /// <summary>SIGINT, SIGTERM and SIGHUP unmount cleanly instead of killing the daemon.</summary>
+    private sealed class SignalHandlers : IDisposable
+    {
+        private readonly PosixSignalRegistration[] _registrations;
+
+        public SignalHandlers(Action unmount)
+        {
+            _registrations = [.. new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP }.Select(signal =>
+                PosixSignalRegistration.Create(signal, context =>
+                {
+                    context.Cancel = true;
+                    unmount();
+                }))];
+        }
+
+        public void Dispose()
+        {
+            foreach (var registration in _registrations)
+            {
+                registration.Dispose();
+            }
+        }
+    }
+}

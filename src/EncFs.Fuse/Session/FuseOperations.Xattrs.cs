@@ -1,0 +1,74 @@
+using System.Text;
+using EncFs.Core.Backing;
+using EncFs.Core.Volume;
+using EncFs.Fuse.Protocol;
+
+namespace EncFs.Fuse.Session;
+
+internal sealed partial class FuseOperations
+{
+    private int SetXattr(in InHeader header, ref RequestReader request)
+    {
+        var input = request.Read<SetXattrIn>();
+        var name = request.ReadName();
+        RequireStorableNamespace(name);
+        _volume.SetXattr(PathOf(header), name, request.ReadBytes((int)input.Size), (XattrMode)(input.Flags & 3));
+        return 0;
+    }
+
+    private int GetXattr(in InHeader header, ref RequestReader request, ref ReplyWriter reply)
+    {
+        var input = request.Read<GetXattrIn>();
+        var name = request.ReadName();
+        RequireStorableNamespace(name);
+        var value = _volume.GetXattr(PathOf(header), name) ?? throw new FsException(Errno.ENODATA, name);
+        return ReplySized(value, input.Size, ref reply);
+    }
+
+    private int ListXattr(in InHeader header, ref RequestReader request, ref ReplyWriter reply)
+    {
+        var input = request.Read<GetXattrIn>();
+        var list = new StringBuilder();
+        foreach (var name in _volume.ListXattrs(PathOf(header)))
+        {
+            list.Append(name).Append('\0');
+        }
+
+        return ReplySized(Encoding.UTF8.GetBytes(list.ToString()), input.Size, ref reply);
+    }
+
+    private int RemoveXattr(in InHeader header, ref RequestReader request)
+    {
+        var name = request.ReadName();
+        RequireStorableNamespace(name);
+        _volume.RemoveXattr(PathOf(header), name);
+        return 0;
+    }
+
+    /// <summary>Size 0 asks for the length only; a buffer too small is ERANGE.</summary>
+    private static int ReplySized(byte[] value, uint size, ref ReplyWriter reply)
+    {
+        if (size == 0)
+        {
+            reply.Write(new GetXattrOut { Size = (uint)value.Length });
+            return 0;
+        }
+
+        if (value.Length > size)
+        {
+            return (int)Errno.ERANGE;
+        }
+
+        reply.WriteBytes(value);
+        return 0;
+    }
+
+    /// <summary>POSIX ACLs (system.*) would be enforced by nobody: refuse them rather than store them.</summary>
+    private static void RequireStorableNamespace(string name)
+    {
+        if (name.StartsWith("system.", StringComparison.Ordinal))
+        {
+            throw new FsException(Errno.ENOTSUP, $"extended attribute namespace of '{name}' is not supported");
+        }
+    }
+}
