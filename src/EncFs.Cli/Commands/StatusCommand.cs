@@ -11,7 +11,7 @@ internal static class StatusCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A volume's backing directory, or a file or directory inside it" };
+        var path = new Argument<string>("path") { Description = "A path inside a mounted volume, a volume's backing directory, or a backing file or directory" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var command = new Command("status", "Show how a volume, file or directory is encrypted (scope, key source, key version, layers)") { path, json };
         command.SetAction(result => ExitCodes.Run(() =>
@@ -22,9 +22,11 @@ internal static class StatusCommand
                 throw new UsageException($"'{target}' does not exist");
             }
 
-            var root = BackingInspector.FindVolumeRoot(target)
-                ?? throw new UsageException($"'{target}' is not inside an EncFs volume's backing directory");
-            var output = target == root ? VolumeStatus(root) : EntryStatus(root, target);
+            var root = BackingInspector.FindVolumeRoot(target);
+            var output = root is not null
+                ? (target == root ? VolumeStatus(root) : EntryStatus(root, target))
+                : Fuse.MountedStatus.Query(target)
+                    ?? throw new UsageException($"'{target}' is neither inside an efs mount nor inside a volume's backing directory");
             if (result.GetValue(json))
             {
                 Console.WriteLine(output.ToJsonString());
@@ -81,24 +83,7 @@ internal static class StatusCommand
             throw new UsageException($"'{target}' is volume metadata, not an encrypted entry; ask about '{root}' for the volume");
         }
 
-        var status = BackingInspector.Inspect(root, target);
-        return new JsonObject
-        {
-            ["kind"] = status.Kind,
-            ["path"] = status.Path,
-            ["encrypted"] = true,
-            ["scope"] = status.ScopeName,
-            ["scopeId"] = status.ScopeId,
-            ["scopeState"] = status.ScopeState,
-            ["keySource"] = status.KeySource,
-            ["kekId"] = status.KekId,
-            ["kekVersion"] = status.KekVersion,
-            ["dekGeneration"] = status.DekGeneration,
-            ["dataCipher"] = status.DataCipher,
-            ["sectorSize"] = status.SectorSize,
-            ["infrastructureEncryption"] = status.InfrastructureEncryption,
-            ["infrastructureCipher"] = status.InfrastructureCipher,
-        };
+        return Fuse.MountedStatus.ToJson(BackingInspector.Inspect(root, target));
     }
 
     private static void Print(JsonObject output, int indent)

@@ -277,7 +277,11 @@ internal static class BackingFs
             buffer.NameMax);
     }
 
-    public static bool IsRoot => Libc.Geteuid() == 0;
+    public static bool IsRoot => EffectiveUid == 0;
+
+    public static uint EffectiveUid { get; } = Libc.Geteuid();
+
+    public static uint EffectiveGid { get; } = Libc.Getegid();
 
     private static void Check(int result, string operation, string path)
     {

@@ -93,6 +93,9 @@ internal static partial class Libc
     [LibraryImport(Lib, EntryPoint = "geteuid")]
     public static partial uint Geteuid();
 
+    [LibraryImport(Lib, EntryPoint = "getegid")]
+    public static partial uint Getegid();
+
     [StructLayout(LayoutKind.Sequential)]
     public struct Timespec
     {

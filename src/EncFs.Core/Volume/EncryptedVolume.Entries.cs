@@ -66,6 +66,11 @@ public sealed partial class EncryptedVolume
             var header = ReadFileHeader(backing, path);
             (scopeId, generation, kind) = (header.ScopeId, header.Generation, "file");
         }
+        else if (status.IsSymlink && ReadStoredSymlink(backing) is var (linkScope, linkGeneration, _))
+        {
+            // A link's target is encrypted with the scope named in it, which may not be its parent's.
+            (scopeId, generation, kind) = (linkScope, linkGeneration, "symlink");
+        }
         else
         {
             var parent = Resolve(path).Parent;

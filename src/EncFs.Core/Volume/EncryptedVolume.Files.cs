@@ -1,6 +1,7 @@
 using EncFs.Core.Backing;
 using EncFs.Core.Content;
 using EncFs.Core.Format;
+using EncFs.Core.Keys;
 using Microsoft.Win32.SafeHandles;
 
 namespace EncFs.Core.Volume;
@@ -167,7 +168,16 @@ public sealed partial class EncryptedVolume
                 throw new FsException(Errno.EIO, $"'{path}': {e.Message} (backing file '{backing}')", e);
             }
 
-            var keys = _keyring.Get(header.ScopeId, header.Generation);
+            ScopeKeys keys;
+            try
+            {
+                keys = _keyring.Get(header.ScopeId, header.Generation);
+            }
+            catch (FsException e)
+            {
+                throw new FsException(e.Errno, $"'{path}': {e.Message} (backing file '{backing}')", e);
+            }
+
             var cipher = new FileCipher(keys, header.FileId, new SectorLayout(header.SectorSize, header.Infrastructure));
             var size = cipher.OpenSize(bytes);
             if (size is null)

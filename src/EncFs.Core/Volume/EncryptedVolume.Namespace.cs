@@ -21,7 +21,7 @@ public sealed partial class EncryptedVolume
         {
             // The record is written with the owner's bits: make sure we can write it.
             BackingFs.Chmod(target.BackingPath, (options.Mode & 0xFFF) | 0x1C0);
-            WriteDirectoryRecord(target.BackingPath, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, deny), keys);
+            _recordSync.Add(WriteDirectoryRecord(target.BackingPath, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, deny), keys));
             BackingFs.Chmod(target.BackingPath, options.Mode & 0xFFF);
             ApplyOwner(target.BackingPath, options);
         }
@@ -213,9 +213,29 @@ public sealed partial class EncryptedVolume
         handle.SetLength(length);
     }
 
-    public void SyncDirectory(string path) => BackingFs.FsyncDirectory(BackingPathOf(path));
+    public void SyncDirectory(string path)
+    {
+        FlushDirectoryRecords();
+        BackingFs.FsyncDirectory(BackingPathOf(path));
+    }
 
     private string? TryReadSymlink(string backing, bool throwOnLocked = false)
+    {
+        if (ReadStoredSymlink(backing) is not var (scope, generation, stored))
+        {
+            return null;
+        }
+
+        if (!throwOnLocked && !_keyring.IsUnlocked(scope, generation))
+        {
+            return null;
+        }
+
+        return _keyring.Get(scope, generation).Names.TryOpenTarget(stored.AsSpan(Guid128.Size + sizeof(int)));
+    }
+
+    /// <summary>The scope and generation a backing symlink names (docs/FORMAT.md 6.3), and its decoded bytes; null when malformed.</summary>
+    private static (Guid128 Scope, int Generation, byte[] Stored)? ReadStoredSymlink(string backing)
     {
         var text = BackingFs.ReadLink(backing);
         if (!Base64Url.IsValid(text))
@@ -229,22 +249,23 @@ public sealed partial class EncryptedVolume
             return null;
         }
 
-        var scope = Guid128.Read(stored);
-        int generation = BinaryPrimitives.ReadInt32LittleEndian(stored.AsSpan(Guid128.Size));
-        if (!throwOnLocked && !_keyring.IsUnlocked(scope, generation))
-        {
-            return null;
-        }
-
-        return _keyring.Get(scope, generation).Names.TryOpenTarget(stored.AsSpan(Guid128.Size + sizeof(int)));
+        return (Guid128.Read(stored), BinaryPrimitives.ReadInt32LittleEndian(stored.AsSpan(Guid128.Size)), stored);
     }
 
-    /// <summary>The scope an existing entry belongs to: its header's for files, its record's for directories.</summary>
+    /// <summary>
+    /// The scope an existing entry belongs to: its header's for files, its record's for
+    /// directories, the one named in its target for symlinks (it may differ from the parent's).
+    /// </summary>
     private Guid128 EntryScope(Resolved entry, FileStatus status)
     {
         if (status.IsDirectory)
         {
             return LoadDirectory(entry.BackingPath, entry.Name).ScopeId;
+        }
+
+        if (status.IsSymlink && ReadStoredSymlink(entry.BackingPath) is var (scope, _, _))
+        {
+            return scope;
         }
 
         return status.IsRegular ? ReadFileHeader(entry.BackingPath, entry.Name).ScopeId : entry.Parent.ScopeId;
@@ -297,7 +318,10 @@ public sealed partial class EncryptedVolume
 
     private static void ApplyOwner(string backing, CreateOptions options)
     {
-        if ((options.Uid is not null || options.Gid is not null) && BackingFs.IsRoot)
+        // Entries are created with our own ids: change them only when the caller's differ.
+        bool otherUid = options.Uid is { } uid && uid != BackingFs.EffectiveUid;
+        bool otherGid = options.Gid is { } gid && gid != BackingFs.EffectiveGid;
+        if ((otherUid || otherGid) && BackingFs.IsRoot)
         {
             BackingFs.Chown(backing, options.Uid ?? uint.MaxValue, options.Gid ?? uint.MaxValue);
         }

@@ -21,6 +21,7 @@ public sealed partial class EncryptedVolume : IDisposable
     private readonly ConcurrentDictionary<string, DirectoryRecord> _directories = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, FileNode> _nodes = [];
     private readonly Lock _nodesLock = new();
+    private readonly DirectoryRecordSync _recordSync = new();
     private int _disposed;
 
     private EncryptedVolume(string backingDir, Keyring keyring, VolumeLock? volumeLock, bool readOnly, ILogger logger)
@@ -84,7 +85,12 @@ public sealed partial class EncryptedVolume : IDisposable
         {
             var root = Path.Combine(backingDir, TreeDirectory);
             BackingFs.Mkdir(root, 0x1ED /* 0755 */);
-            WriteDirectoryRecord(root, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, DenyOverride: false), keys);
+            var recordPath = WriteDirectoryRecord(root, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, DenyOverride: false), keys);
+            using (var record = BackingFs.Open(recordPath, Libc.O_RDONLY))
+            {
+                BackingFs.Fsync(record);
+            }
+
             using var headerKey = keys.VolumeHeaderKey();
             VolumeHeaderFile.Write(backingDir, header, headerKey.Span);
         }
@@ -132,7 +138,13 @@ public sealed partial class EncryptedVolume : IDisposable
     public ScopeKeys GetScopeKeys(string scopeNameOrId, int? generation = null)
     {
         var scope = _keyring.ScopeByNameOrId(scopeNameOrId);
-        return _keyring.Get(Guid128.Parse(scope.Id), generation ?? scope.CurrentGeneration);
+        int wanted = generation ?? scope.CurrentGeneration;
+        if (scope.FindKey(wanted) is null)
+        {
+            throw new FsException(Errno.EINVAL, $"scope '{scope.Name}' has no key generation {wanted}");
+        }
+
+        return _keyring.Get(Guid128.Parse(scope.Id), wanted);
     }
 
     public FileSystemStatus GetFileSystemStatus()
@@ -158,6 +170,7 @@ public sealed partial class EncryptedVolume : IDisposable
             _nodes.Clear();
         }
 
+        _recordSync.Dispose();
         _keyring.Dispose();
         _lock?.Dispose();
     }
@@ -178,17 +191,20 @@ public sealed partial class EncryptedVolume : IDisposable
         }
     }
 
-    private static void WriteDirectoryRecord(string backingDir, DirectoryRecord record, ScopeKeys keys)
+    /// <summary>Writes a new directory's record; the caller makes it durable (see <see cref="DirectoryRecordSync"/>).</summary>
+    private static string WriteDirectoryRecord(string backingDir, DirectoryRecord record, ScopeKeys keys)
     {
         var bytes = record.Encode(r =>
         {
             using var key = keys.DirectoryRecordKey(r.DirectoryId);
             return key.Span.ToArray();
         });
-        // The record is the only copy of the directory id that its entry names depend on: make
-        // it durable before any entry is created under it.
-        using var handle = BackingFs.Open(Path.Combine(backingDir, DirectoryRecord.FileName), Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1A4 /* 0644 */);
+        var path = Path.Combine(backingDir, DirectoryRecord.FileName);
+        using var handle = BackingFs.Open(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1A4 /* 0644 */);
         BackingFs.WriteAt(handle, bytes, 0);
-        BackingFs.Fsync(handle);
+        return path;
     }
+
+    /// <summary>Directory records not yet synced reach the disk before any fsync of the volume returns.</summary>
+    internal void FlushDirectoryRecords() => _recordSync.Flush();
 }

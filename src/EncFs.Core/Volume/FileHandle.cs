@@ -50,7 +50,11 @@ public sealed class FileHandle : IDisposable
     }
 
     /// <summary>Makes written data (and, unless <paramref name="dataOnly"/>, metadata) durable.</summary>
-    public void Sync(bool dataOnly = false) => _node.Sync(dataOnly);
+    public void Sync(bool dataOnly = false)
+    {
+        _volume.FlushDirectoryRecords();
+        _node.Sync(dataOnly);
+    }
 
     public FileStatus GetStatus() => _node.Status();
 

@@ -51,6 +51,13 @@ internal sealed class Keyring : IDisposable
             return keys;
         }
 
+        if (record.FindKey(generation) is null)
+        {
+            // The header never had this generation: the file or directory naming it is damaged
+            // or forged, which is an I/O error, not a key the user could unlock.
+            throw new FsException(Errno.EIO, $"scope '{record.Name}' has no key generation {generation} (the entry naming it is damaged)");
+        }
+
         var reason = LockedReason(scope) ?? $"key generation {generation} is not available";
         throw new FsException(Errno.EACCES, $"scope '{record.Name}' is locked: {reason}");
     }

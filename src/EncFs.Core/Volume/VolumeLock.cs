@@ -45,10 +45,12 @@ internal sealed class VolumeLock : IDisposable
     {
         try
         {
-            using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var text = new StreamReader(reader);
-            var pid = text.ReadLine()?.Trim();
-            return string.IsNullOrEmpty(pid) ? string.Empty : $" by process {pid}";
+            // Plain open(2): a FileStream takes flock(LOCK_SH), which the holder's LOCK_EX refuses.
+            using var handle = BackingFs.Open(path, Libc.O_RDONLY);
+            Span<byte> buffer = stackalloc byte[32];
+            int n = BackingFs.ReadAt(handle, buffer, 0);
+            var pid = System.Text.Encoding.ASCII.GetString(buffer[..n]).Split('\n')[0].Trim();
+            return pid.Length == 0 ? string.Empty : $" by process {pid}";
         }
         catch (IOException)
         {

@@ -11,7 +11,7 @@ internal sealed partial class FuseOperations
     {
         var input = request.Read<SetXattrIn>();
         var name = request.ReadName();
-        RequireStorableNamespace(name);
+        RequireStorableNamespace(name, writing: true);
         _volume.SetXattr(PathOf(header), name, request.ReadBytes((int)input.Size), (XattrMode)(input.Flags & 3));
         return 0;
     }
@@ -21,7 +21,9 @@ internal sealed partial class FuseOperations
         var input = request.Read<GetXattrIn>();
         var name = request.ReadName();
         RequireStorableNamespace(name);
-        var value = _volume.GetXattr(PathOf(header), name) ?? throw new FsException(Errno.ENODATA, name);
+        var value = name == MountedStatus.AttributeName
+            ? System.Text.Encoding.UTF8.GetBytes(MountedStatus.ToJson(_volume.GetEncryptionStatus(PathOf(header))).ToJsonString())
+            : _volume.GetXattr(PathOf(header), name) ?? throw new FsException(Errno.ENODATA, name);
         return ReplySized(value, input.Size, ref reply);
     }
 
@@ -40,7 +42,7 @@ internal sealed partial class FuseOperations
     private int RemoveXattr(in InHeader header, ref RequestReader request)
     {
         var name = request.ReadName();
-        RequireStorableNamespace(name);
+        RequireStorableNamespace(name, writing: true);
         _volume.RemoveXattr(PathOf(header), name);
         return 0;
     }
@@ -64,8 +66,13 @@ internal sealed partial class FuseOperations
     }
 
     /// <summary>POSIX ACLs (system.*) would be enforced by nobody: refuse them rather than store them.</summary>
-    private static void RequireStorableNamespace(string name)
+    private static void RequireStorableNamespace(string name, bool writing = false)
     {
+        if (writing && name == MountedStatus.AttributeName)
+        {
+            throw new FsException(Errno.EPERM, $"'{name}' is reserved: it reports the encryption status");
+        }
+
         if (name.StartsWith("system.", StringComparison.Ordinal))
         {
             throw new FsException(Errno.ENOTSUP, $"extended attribute namespace of '{name}' is not supported");

@@ -30,6 +30,9 @@ public sealed class RawKeySource : IKeySource
         _key = (byte[])key.Clone();
     }
 
+    /// <summary>The raw KEK of the default scope (and of every scope without its own).</summary>
+    public byte[] DefaultKey => (byte[])_key.Clone();
+
     /// <summary>How many times the volume asked for a KEK.</summary>
     public int Calls => Volatile.Read(ref _calls);
 
@@ -49,6 +52,18 @@ public sealed class RawKeySource : IKeySource
         }
 
         return other;
+    }
+
+    /// <summary>A copy of this source in which the scope named <paramref name="scopeName"/> has the KEK <paramref name="key"/>.</summary>
+    public RawKeySource CopyWithScopeKey(string scopeName, byte[] key)
+    {
+        var other = new RawKeySource(_key);
+        foreach (var (name, scopeKey) in _scopeKeys)
+        {
+            other._scopeKeys[name] = scopeKey;
+        }
+
+        return other.WithScopeKey(scopeName, key);
     }
 
     /// <summary>Gives the scope named <paramref name="scopeName"/> its own KEK.</summary>

@@ -276,6 +276,23 @@ public class FileIoTests
         }
     }
 
+    [Theory]
+    [InlineData(long.MaxValue - 10)]
+    [InlineData(1L << 62)]
+    public void Writes_past_what_the_backing_filesystem_allows_fail_and_leave_the_size(long offset)
+    {
+        using var test = TestVolume.Create();
+        using var handle = test.Volume.CreateFile("/f", FileMode);
+        handle.Write(0, "keep"u8);
+        var write = Assert.Throws<FsException>(() => handle.Write(offset, new byte[100]));
+        Assert.True(write.Errno is Errno.EFBIG or Errno.EINVAL, write.Message);
+        var grow = Assert.Throws<FsException>(() => handle.SetLength(offset));
+        Assert.True(grow.Errno is Errno.EFBIG or Errno.EINVAL, grow.Message);
+        Assert.Equal(4, handle.Length);
+        test.AssertBackingLength("/f", 4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => handle.Write(-1, "x"u8));
+    }
+
     [Fact]
     public void Reads_at_and_past_the_end_return_zero_bytes()
     {

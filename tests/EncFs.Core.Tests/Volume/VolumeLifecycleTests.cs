@@ -152,7 +152,7 @@ public class VolumeLifecycleTests
 
         var e = Assert.Throws<FsException>(() => test.Open());
         Assert.Equal(Errno.EBUSY, e.Errno);
-        Assert.Contains("already open", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"already open by process {Environment.ProcessId}", e.Message, StringComparison.Ordinal);
 
         using (var reader = test.Open(readOnly: true))
         {
@@ -183,6 +183,19 @@ public class VolumeLifecycleTests
         volume.Dispose();
         using var again = test.Open();
         Assert.Equal(Errno.EBUSY, Assert.Throws<FsException>(() => test.Open()).Errno);
+    }
+
+    [Fact]
+    public void Handles_left_open_are_closed_with_the_volume_and_may_be_disposed_afterwards()
+    {
+        using var test = TestVolume.Create();
+        var handle = test.Volume.CreateFile("/f", FileMode);
+        handle.Write(0, "data"u8);
+        handle.Sync();
+        test.Volume.SyncDirectory("/");
+        test.Close();
+        handle.Dispose();
+        Assert.Equal("data"u8.ToArray(), test.ReadFile("/f"));
     }
 
     [Fact]
