@@ -1,4 +1,5 @@
 using EncFs.Core.Backing;
+using Microsoft.Win32.SafeHandles;
 
 namespace EncFs.Core.Volume;
 
@@ -6,31 +7,42 @@ namespace EncFs.Core.Volume;
 /// Makes new directory records durable without an fsync per mkdir: records are synced in
 /// batches at most a second after creation, and before any fsync or fsyncdir returns. A
 /// record is the only copy of its directory's id, so it must reach the disk no later than
-/// anything beneath it that the user made durable.
+/// anything beneath it that the user made durable. Pending records are held open, so a rename
+/// of their directory meanwhile does not lose them.
 /// </summary>
 internal sealed class DirectoryRecordSync : IDisposable
 {
+    private const int MaxPending = 256;
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
-    private readonly HashSet<string> _pending = new(StringComparer.Ordinal);
+    private readonly List<SafeFileHandle> _pending = [];
     private readonly Lock _lock = new();
     private readonly Lock _flushLock = new();
     private readonly Timer _timer;
 
-    public DirectoryRecordSync() => _timer = new Timer(_ => Flush(), null, Interval, Interval);
+    public DirectoryRecordSync() => _timer = new Timer(_ => FlushInBackground(), null, Interval, Interval);
 
-    public void Add(string recordPath)
+    /// <summary>Takes ownership of an open handle on a record just written.</summary>
+    public void Add(SafeFileHandle record)
     {
+        bool full;
         lock (_lock)
         {
-            _pending.Add(recordPath);
+            _pending.Add(record);
+            full = _pending.Count >= MaxPending;
+        }
+
+        if (full)
+        {
+            Flush();
         }
     }
 
+    /// <summary>Syncs every pending record; an error reaches the caller (whose fsync then fails).</summary>
     public void Flush()
     {
         lock (_flushLock)
         {
-            string[] batch;
+            SafeFileHandle[] batch;
             lock (_lock)
             {
                 if (_pending.Count == 0)
@@ -42,17 +54,21 @@ internal sealed class DirectoryRecordSync : IDisposable
                 _pending.Clear();
             }
 
-            foreach (var path in batch)
+            for (int i = 0; i < batch.Length; i++)
             {
                 try
                 {
-                    using var handle = BackingFs.Open(path, Libc.O_RDONLY);
-                    BackingFs.Fsync(handle);
+                    BackingFs.Fsync(batch[i]);
+                    batch[i].Dispose();
                 }
-                catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.ENOTDIR)
+                catch
                 {
-                    // The directory was removed, or renamed and its path now names a file
-                    // (RENAME_EXCHANGE): nothing to keep at this path.
+                    lock (_lock)
+                    {
+                        _pending.AddRange(batch[i..]);
+                    }
+
+                    throw;
                 }
             }
         }
@@ -61,6 +77,33 @@ internal sealed class DirectoryRecordSync : IDisposable
     public void Dispose()
     {
         _timer.Dispose();
-        Flush();
+        try
+        {
+            Flush();
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                foreach (var handle in _pending)
+                {
+                    handle.Dispose();
+                }
+
+                _pending.Clear();
+            }
+        }
+    }
+
+    /// <summary>A failure here is retried at the next tick or surfaces at the next fsync.</summary>
+    private void FlushInBackground()
+    {
+        try
+        {
+            Flush();
+        }
+        catch (FsException)
+        {
+        }
     }
 }

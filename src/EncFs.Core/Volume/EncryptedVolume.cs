@@ -85,8 +85,7 @@ public sealed partial class EncryptedVolume : IDisposable
         {
             var root = Path.Combine(backingDir, TreeDirectory);
             BackingFs.Mkdir(root, 0x1ED /* 0755 */);
-            var recordPath = WriteDirectoryRecord(root, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, DenyOverride: false), keys);
-            using (var record = BackingFs.Open(recordPath, Libc.O_RDONLY))
+            using (var record = WriteDirectoryRecord(root, new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, DenyOverride: false), keys))
             {
                 BackingFs.Fsync(record);
             }
@@ -191,8 +190,8 @@ public sealed partial class EncryptedVolume : IDisposable
         }
     }
 
-    /// <summary>Writes a new directory's record; the caller makes it durable (see <see cref="DirectoryRecordSync"/>).</summary>
-    private static string WriteDirectoryRecord(string backingDir, DirectoryRecord record, ScopeKeys keys)
+    /// <summary>Writes a new directory's record and returns it open: the caller makes it durable (see <see cref="DirectoryRecordSync"/>).</summary>
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle WriteDirectoryRecord(string backingDir, DirectoryRecord record, ScopeKeys keys)
     {
         var bytes = record.Encode(r =>
         {
@@ -200,9 +199,17 @@ public sealed partial class EncryptedVolume : IDisposable
             return key.Span.ToArray();
         });
         var path = Path.Combine(backingDir, DirectoryRecord.FileName);
-        using var handle = BackingFs.Open(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1A4 /* 0644 */);
-        BackingFs.WriteAt(handle, bytes, 0);
-        return path;
+        var handle = BackingFs.Open(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1A4 /* 0644 */);
+        try
+        {
+            BackingFs.WriteAt(handle, bytes, 0);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Directory records not yet synced reach the disk before any fsync of the volume returns.</summary>

@@ -57,7 +57,7 @@ public static class BackingView
         return snapshot;
     }
 
-    /// <summary>The backing file of a plaintext path, found by inode (the volume reports backing inodes).</summary>
+    /// <summary>The backing entry of a plaintext path, found by inode (the volume reports backing inodes).</summary>
     public static string FileOf(EncryptedVolume volume, string plaintextPath)
     {
         var inode = volume.GetStatus(plaintextPath).Inode;

@@ -244,7 +244,7 @@ public class NamespaceTests
         Assert.Equal(Errno.ENAMETOOLONG, Assert.Throws<FsException>(() => volume.Rename("/f", "/" + name)).Errno);
         Assert.Equal(Errno.ENAMETOOLONG, Assert.Throws<FsException>(() => volume.GetStatus("/" + name + "/f")).Errno);
         Assert.Equal(["f"], volume.ReadDirectory("/").Select(e => e.Name));
-        Assert.Equal([".efsdir", BackingView.ListNames(test.TreeDir)[1]], BackingView.ListNames(test.TreeDir));
+        Assert.Equal(2, BackingView.ListNames(test.TreeDir).Length); // .efsdir and /f: nothing was left behind
     }
 
     [Fact]
