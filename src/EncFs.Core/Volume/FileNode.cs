@@ -150,44 +150,84 @@ internal sealed class FileNode : IDisposable
     {
         int storedLength = sectors * Layout.Stride;
         var stored = ArrayPool<byte>.Shared.Rent(storedLength);
-        var plain = ArrayPool<byte>.Shared.Rent(sectors * SectorSize);
+        byte[]? partial = null;
         try
         {
             int got = BackingFs.ReadAt(_handle, stored.AsSpan(0, storedLength), Layout.SectorOffset(first));
-            for (int i = 0; i < sectors; i++)
+            int skip = (int)(position - (first * SectorSize));
+            int count = Math.Min(destination.Length, (sectors * SectorSize) - skip);
+            int done = 0;
+            for (int i = 0; i < sectors && done < count; i++)
             {
                 if (got < (i + 1) * Layout.Stride)
                 {
                     throw new FsException(Errno.EIO, $"'{_displayPath}' is truncated: sector {first + i} is missing from the backing file");
                 }
 
-                var status = _cipher.DecryptSector(first + i, stored.AsSpan(i * Layout.Stride, Layout.Stride), plain.AsSpan(i * SectorSize, SectorSize));
-                if (status == SectorStatus.Damaged)
+                int from = i == 0 ? skip : 0;
+                int length = Math.Min(SectorSize - from, count - done);
+                var storedSector = stored.AsSpan(i * Layout.Stride, Layout.Stride);
+
+                // Whole sectors decrypt straight into the caller's buffer; partial ones go through one scratch sector.
+                bool whole = from == 0 && length == SectorSize;
+                var plain = whole ? destination.Slice(done, SectorSize) : (partial ??= ArrayPool<byte>.Shared.Rent(SectorSize)).AsSpan(0, SectorSize);
+                if (_cipher.DecryptSector(first + i, storedSector, plain) == SectorStatus.Damaged)
                 {
                     throw new FsException(Errno.EIO, $"'{_displayPath}': sector {first + i} failed authentication (tampered or damaged)");
                 }
+
+                if (!whole)
+                {
+                    plain.Slice(from, length).CopyTo(destination[done..]);
+                }
+
+                done += length;
             }
 
-            int skip = (int)(position - (first * SectorSize));
-            int count = Math.Min(destination.Length, (sectors * SectorSize) - skip);
-            plain.AsSpan(skip, count).CopyTo(destination);
             return count;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(stored);
-            ArrayPool<byte>.Shared.Return(plain, clearArray: true);
+            if (partial is not null)
+            {
+                ArrayPool<byte>.Shared.Return(partial, clearArray: true);
+            }
         }
     }
 
     private void WriteChunk(long first, int sectors, long position, ReadOnlySpan<byte> data)
     {
-        int plainLength = sectors * SectorSize;
-        var plain = ArrayPool<byte>.Shared.Rent(plainLength);
-        var stored = ArrayPool<byte>.Shared.Rent(sectors * Layout.Stride);
+        int storedLength = sectors * Layout.Stride;
+        var stored = ArrayPool<byte>.Shared.Rent(storedLength);
         try
         {
             int skip = (int)(position - (first * SectorSize));
+            if (skip == 0 && data.Length == sectors * SectorSize)
+            {
+                // Whole sectors: encrypt straight from the caller's data.
+                _cipher.EncryptSectors(first, data, stored);
+            }
+            else
+            {
+                EncryptMerged(first, sectors, skip, data, stored);
+            }
+
+            BackingFs.WriteAt(_handle, stored.AsSpan(0, storedLength), Layout.SectorOffset(first));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+        }
+    }
+
+    /// <summary>Read-modify-write: partial first and last sectors are merged with what they hold.</summary>
+    private void EncryptMerged(long first, int sectors, int skip, ReadOnlySpan<byte> data, Span<byte> stored)
+    {
+        int plainLength = sectors * SectorSize;
+        var plain = ArrayPool<byte>.Shared.Rent(plainLength);
+        try
+        {
             long existing = Layout.SectorCount(Size);
             if (skip != 0)
             {
@@ -202,12 +242,10 @@ internal sealed class FileNode : IDisposable
 
             data.CopyTo(plain.AsSpan(skip));
             _cipher.EncryptSectors(first, plain.AsSpan(0, plainLength), stored);
-            BackingFs.WriteAt(_handle, stored.AsSpan(0, sectors * Layout.Stride), Layout.SectorOffset(first));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(plain, clearArray: true);
-            ArrayPool<byte>.Shared.Return(stored);
         }
     }
 

@@ -33,7 +33,6 @@ internal static unsafe partial class OpenSslNative
 
     // Re-initialisation with only a new IV (the tweak); cipher and key stay as set.
     [LibraryImport(Library, EntryPoint = "EVP_EncryptInit_ex")]
-    [SuppressGCTransition]
     internal static partial int EncryptInitIv(IntPtr context, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
 
     [LibraryImport(Library, EntryPoint = "EVP_DecryptInit_ex")]

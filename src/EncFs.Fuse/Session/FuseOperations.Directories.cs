@@ -57,7 +57,7 @@ internal sealed partial class FuseOperations
             {
                 if (entry.Status is { } status && i >= 2)
                 {
-                    WriteEntry(ref reply, _nodes.Remember(header.NodeId, entry.Name), status);
+                    WriteEntry(ref reply, _nodes.Remember(header.NodeId, entry.Name, status), status);
                 }
                 else
                 {

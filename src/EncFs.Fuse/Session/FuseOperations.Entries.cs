@@ -25,7 +25,7 @@ internal sealed partial class FuseOperations
             return 0;
         }
 
-        WriteEntry(ref reply, _nodes.Remember(header.NodeId, name), status);
+        WriteEntry(ref reply, _nodes.Remember(header.NodeId, name, status), status);
         return 0;
     }
 

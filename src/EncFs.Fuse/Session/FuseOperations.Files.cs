@@ -31,7 +31,8 @@ internal sealed partial class FuseOperations
                 handle.SetLength(0);
             }
 
-            WriteEntry(ref reply, _nodes.Remember(header.NodeId, name), handle.GetStatus());
+            var status = handle.GetStatus();
+            WriteEntry(ref reply, _nodes.Remember(header.NodeId, name, status), status);
         }
         catch
         {

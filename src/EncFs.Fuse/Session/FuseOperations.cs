@@ -148,7 +148,7 @@ internal sealed partial class FuseOperations : IDisposable
     private int ReplyNewEntry(in InHeader header, string name, ref ReplyWriter reply)
     {
         var status = _volume.GetStatus(_nodes.ChildPath(header.NodeId, name));
-        WriteEntry(ref reply, _nodes.Remember(header.NodeId, name), status);
+        WriteEntry(ref reply, _nodes.Remember(header.NodeId, name, status), status);
         return 0;
     }
 

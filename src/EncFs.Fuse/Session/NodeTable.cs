@@ -7,12 +7,16 @@ namespace EncFs.Fuse.Session;
 /// it or it has live children (their paths go through it); renames move one node and its whole
 /// subtree follows. Unlinked or replaced nodes are detached: path operations on them fail with
 /// ENOENT, handle operations go on.
+/// A file with several hard links is one node under all its names (found by backing inode): the
+/// kernel keys its inode, attribute cache and page cache by node id, so two ids for one file
+/// would show a stale link count and stale contents through the other name.
 /// </summary>
 internal sealed class NodeTable
 {
     public const ulong RootId = 1;
     private readonly Dictionary<ulong, Node> _byId = [];
     private readonly Dictionary<(ulong Parent, string Name), Node> _byName = [];
+    private readonly Dictionary<ulong, Node> _byInode = [];
     private readonly Lock _lock = new();
     private ulong _nextId = RootId + 1;
 
@@ -37,6 +41,12 @@ internal sealed class NodeTable
         public int Children { get; set; }
 
         public bool Detached { get; set; }
+
+        /// <summary>Backing inode of a non-directory (the key of its hard links); 0 for directories.</summary>
+        public ulong Inode { get; init; }
+
+        /// <summary>The names of a hard-linked file besides (Parent, Name); null for most nodes.</summary>
+        public List<(Node Parent, string Name)>? OtherLinks { get; set; }
     }
 
     public string PathOf(ulong id)
@@ -56,17 +66,33 @@ internal sealed class NodeTable
         }
     }
 
-    /// <summary>The node for a child, created on first lookup; counts one kernel lookup.</summary>
-    public ulong Remember(ulong parentId, string name)
+    /// <summary>
+    /// The node for a child, created on first lookup (or, for another hard link of a file already
+    /// known, that file's node); counts one kernel lookup.
+    /// </summary>
+    public ulong Remember(ulong parentId, string name, in FileStatus status)
     {
         lock (_lock)
         {
             if (!_byName.TryGetValue((parentId, name), out var node))
             {
                 var parent = Get(parentId);
-                node = new Node(_nextId++, name, parent);
+                bool linkable = !status.IsDirectory && status.Inode != 0;
+                if (linkable && _byInode.TryGetValue(status.Inode, out node))
+                {
+                    (node.OtherLinks ??= []).Add((parent, name));
+                }
+                else
+                {
+                    node = new Node(_nextId++, name, parent) { Inode = linkable ? status.Inode : 0 };
+                    _byId[node.Id] = node;
+                    if (linkable)
+                    {
+                        _byInode[status.Inode] = node;
+                    }
+                }
+
                 parent.Children++;
-                _byId[node.Id] = node;
                 _byName[(parentId, name)] = node;
             }
 
@@ -89,15 +115,14 @@ internal sealed class NodeTable
         }
     }
 
-    /// <summary>The entry at (parent, name) is gone: its node, if any, is detached.</summary>
+    /// <summary>The entry at (parent, name) is gone: its node, if any, loses that name; with no name left it is detached.</summary>
     public void Removed(ulong parentId, string name)
     {
         lock (_lock)
         {
             if (_byName.Remove((parentId, name), out var node))
             {
-                node.Detached = true;
-                Collect(node);
+                Unname(node, parentId, name);
             }
         }
     }
@@ -106,42 +131,101 @@ internal sealed class NodeTable
     {
         lock (_lock)
         {
-            _byName.Remove((oldParent, oldName), out var moving);
-            _byName.Remove((newParent, newName), out var displaced);
+            _byName.TryGetValue((oldParent, oldName), out var moving);
+            _byName.TryGetValue((newParent, newName), out var displaced);
+            if (moving is not null && ReferenceEquals(moving, displaced))
+            {
+                // Two links of one file: rename(2) does nothing (and an exchange changes nothing).
+                return;
+            }
+
+            _byName.Remove((oldParent, oldName));
+            _byName.Remove((newParent, newName));
             if (moving is not null)
             {
-                Move(moving, newParent, newName);
+                Move(moving, oldParent, oldName, newParent, newName);
             }
 
             if (displaced is not null)
             {
                 if (exchange)
                 {
-                    Move(displaced, oldParent, oldName);
+                    Move(displaced, newParent, newName, oldParent, oldName);
                 }
                 else
                 {
-                    displaced.Detached = true;
-                    Collect(displaced);
+                    Unname(displaced, newParent, newName);
                 }
             }
         }
     }
 
-    private void Move(Node node, ulong parentId, string name)
+    /// <summary>Moves the node's name (fromParent, fromName) — its primary one or another link — to (parentId, name).</summary>
+    private void Move(Node node, ulong fromParent, string fromName, ulong parentId, string name)
     {
         var parent = Get(parentId);
-        if (!ReferenceEquals(node.Parent, parent))
+        Node old;
+        if (node.Parent!.Id == fromParent && node.Name == fromName)
         {
-            node.Parent!.Children--;
-            var old = node.Parent;
-            parent.Children++;
+            old = node.Parent;
             node.Parent = parent;
+            node.Name = name;
+        }
+        else
+        {
+            int index = node.OtherLinks!.FindIndex(l => l.Parent.Id == fromParent && l.Name == fromName);
+            old = node.OtherLinks[index].Parent;
+            node.OtherLinks[index] = (parent, name);
+        }
+
+        if (!ReferenceEquals(old, parent))
+        {
+            old.Children--;
+            parent.Children++;
             Collect(old);
         }
 
-        node.Name = name;
         _byName[(parentId, name)] = node;
+    }
+
+    /// <summary>Drops one name of a node (already out of the name index); the last one detaches it.</summary>
+    private void Unname(Node node, ulong parentId, string name)
+    {
+        Node parent;
+        if (node.Parent!.Id == parentId && node.Name == name)
+        {
+            parent = node.Parent;
+            if (node.OtherLinks is { Count: > 0 } links)
+            {
+                // Another link becomes the name its path goes by.
+                (node.Parent, node.Name) = links[^1];
+                links.RemoveAt(links.Count - 1);
+            }
+            else
+            {
+                node.Detached = true;
+                if (node.Inode != 0)
+                {
+                    ForgetInode(node); // the inode number may be reused by a new file
+                }
+            }
+        }
+        else
+        {
+            int index = node.OtherLinks!.FindIndex(l => l.Parent.Id == parentId && l.Name == name);
+            parent = node.OtherLinks[index].Parent;
+            node.OtherLinks.RemoveAt(index);
+        }
+
+        if (!node.Detached)
+        {
+            parent.Children--;
+            Collect(parent);
+        }
+        else
+        {
+            Collect(node);
+        }
     }
 
     private void Collect(Node node)
@@ -152,11 +236,29 @@ internal sealed class NodeTable
             if (!node.Detached)
             {
                 _byName.Remove((node.Parent!.Id, node.Name));
+                ForgetInode(node);
+
+                // A hard-linked file's other names go with it (files have no children: the
+                // parents are directories, collected on their own).
+                foreach (var (linkParent, linkName) in node.OtherLinks ?? [])
+                {
+                    _byName.Remove((linkParent.Id, linkName));
+                    linkParent.Children--;
+                    Collect(linkParent);
+                }
             }
 
             var parent = node.Parent!;
             parent.Children--;
             node = parent;
+        }
+    }
+
+    private void ForgetInode(Node node)
+    {
+        if (node.Inode != 0 && _byInode.TryGetValue(node.Inode, out var known) && ReferenceEquals(known, node))
+        {
+            _byInode.Remove(node.Inode);
         }
     }
 
