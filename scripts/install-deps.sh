@@ -2,7 +2,7 @@
 # Installs what building and testing EncFs needs on Debian 12: the independent crypto oracles
 # (python3-cryptography, the OpenSSL CLI) and the filesystem tools the tests use.
 set -euo pipefail
-packages=(python3 python3-cryptography openssl attr)
+packages=(python3 python3-cryptography openssl attr fuse3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
