@@ -37,7 +37,7 @@ echo
 echo "== BenchmarkDotNet (bench/EncFs.Benchmarks, short job)"
 dotnet run -c Release --project bench/EncFs.Benchmarks -- \
     --filter '*Xts*' --artifacts "$out/bdn" "$@" > "$out/bdn.log" 2>&1 || { cat "$out/bdn.log"; exit 1; }
-sed -n '/^BenchmarkDotNet v/,/^$/p' "$out/bdn.log"
+sed -n '/^BenchmarkDotNet v/,/^$/{p;/^$/q}' "$out/bdn.log"
 grep -E '^\|' "$out/bdn.log"
 
 # Look a result up in the CSV reports by header name: method engine sector-size.

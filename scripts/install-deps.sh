@@ -2,7 +2,10 @@
 # Installs what building and testing EncFs needs on Debian 12: the independent crypto oracles
 # (python3-cryptography, the OpenSSL CLI) and the filesystem tools the tests use.
 set -euo pipefail
-packages=(python3 python3-cryptography openssl attr fuse3)
+# The FUSE tests (tests/EncFs.Fuse.Tests) mount for real and drive the mount with fuse3, fio,
+# sqlite3, git, attr (setfattr/getfattr), util-linux (flock, setpriv, fallocate, findmnt),
+# procps (pgrep, kill), psmisc, tar, diffutils and coreutils.
+packages=(python3 python3-cryptography openssl attr fuse3 fio sqlite3 git util-linux psmisc procps tar diffutils coreutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

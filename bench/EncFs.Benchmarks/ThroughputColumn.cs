@@ -7,7 +7,8 @@ namespace EncFs.Benchmarks;
 
 /// <summary>
 /// Throughput in MB/s (10^6 bytes, the unit of `openssl speed`): bytes per operation are
-/// SectorSize times Sectors (1 when a benchmark has no Sectors parameter) over the mean time.
+/// SectorSize times Sectors (1 when a benchmark has no Sectors parameter) over the median time.
+/// The median, because on a shared machine a burst of other work skews the mean of a short run.
 /// </summary>
 public sealed class ThroughputColumn : IColumn
 {
@@ -25,21 +26,21 @@ public sealed class ThroughputColumn : IColumn
 
     public UnitType UnitType => UnitType.Dimensionless;
 
-    public string Legend => "Throughput, 10^6 bytes per second (single thread)";
+    public string Legend => "Throughput from the median time, 10^6 bytes per second (single thread)";
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) =>
         GetValue(summary, benchmarkCase, SummaryStyle.Default);
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        double? meanNanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        if (meanNanoseconds is not > 0)
+        double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Median;
+        if (nanoseconds is not > 0)
         {
             return "NA";
         }
 
         double bytes = Parameter(benchmarkCase, "SectorSize") * Math.Max(1, Parameter(benchmarkCase, "Sectors"));
-        return (bytes / meanNanoseconds.Value * 1e3).ToString("F0", CultureInfo.InvariantCulture);
+        return (bytes / nanoseconds.Value * 1e3).ToString("F0", CultureInfo.InvariantCulture);
     }
 
     public bool IsAvailable(Summary summary) => true;

@@ -44,6 +44,10 @@ internal static class MountCommand
             ProcessHardening.MakeNonDumpable();
             using var loggers = Logging.Create(result.GetValue(verbose));
             var logger = loggers.CreateLogger("efs");
+
+            // A bad mount point is refused before the volume is opened: no key derivation, and the
+            // backing directory (its lock file included) is not touched.
+            FuseMounter.CheckMountPoint(target, options, logger);
             using var keySource = credentials.KeySource(result);
             using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions { Logger = logger });
             using var host = FuseHost.Mount(volume, target, options, logger);
@@ -142,6 +146,16 @@ internal static class MountCommand
         var line = daemon.StandardOutput.ReadLine();
         if (line == ReadyLine)
         {
+            // Warnings the daemon logged on its way up (a stale mount it cleared, say) are the
+            // user's to see: its standard error ends once it detaches, right after the ready line.
+            if (errors.Wait(TimeSpan.FromSeconds(2)))
+            {
+                foreach (var warning in errors.Result.Split('\n').Where(IsWarning))
+                {
+                    Console.Error.WriteLine(warning);
+                }
+            }
+
             Console.Error.WriteLine($"Mounted {backing} at {mountPoint} (daemon pid {daemon.Id}); 'efs unmount {mountPoint}' to stop");
             return ExitCodes.Ok;
         }
@@ -150,6 +164,9 @@ internal static class MountCommand
         Console.Error.Write(errors.Result);
         return daemon.ExitCode == ExitCodes.Ok ? ExitCodes.Failure : daemon.ExitCode;
     }
+
+    private static bool IsWarning(string logLine) =>
+        logLine.Contains(" warn: ", StringComparison.Ordinal) || logLine.Contains(" fail: ", StringComparison.Ordinal) || logLine.Contains(" crit: ", StringComparison.Ordinal);
 
     /// <summary>SIGINT, SIGTERM and SIGHUP unmount cleanly instead of killing the daemon.</summary>
     private sealed class SignalHandlers : IDisposable

@@ -129,6 +129,11 @@ public sealed partial class EncryptedVolume
             }
         }
 
+        if (_sizes.TryGet(status, out var known))
+        {
+            return known;
+        }
+
         var layout = new SectorLayout(Header.SectorSize, false);
         try
         {
@@ -148,6 +153,7 @@ public sealed partial class EncryptedVolume
                 var size = SizeSeal.Open(_keyring.Get(header.ScopeId, header.Generation), header.FileId, bytes);
                 if (size is not null)
                 {
+                    _sizes.Add(status, size.Value);
                     return size.Value;
                 }
 

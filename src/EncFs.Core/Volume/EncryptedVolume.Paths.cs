@@ -63,10 +63,18 @@ public sealed partial class EncryptedVolume
     private string BackingName(DirectoryRecord directory, string name, out string encrypted)
     {
         var keys = _keyring.Get(directory.ScopeId, directory.Generation);
+        if (_names.TryGet(directory.DirectoryId, name, out var cached))
+        {
+            encrypted = cached.Encrypted;
+            return cached.Backing;
+        }
+
         Span<byte> id = stackalloc byte[Guid128.Size];
         directory.DirectoryId.WriteTo(id);
         encrypted = keys.Names.EncryptName(id, name);
-        return LongName.NeedsHashing(encrypted) ? LongName.Hashed(encrypted) : encrypted;
+        var backing = LongName.NeedsHashing(encrypted) ? LongName.Hashed(encrypted) : encrypted;
+        _names.Add(directory.DirectoryId, name, backing, encrypted);
+        return backing;
     }
 
     /// <summary>The record of a backing directory, authenticated and cached.</summary>

@@ -12,6 +12,11 @@ public sealed partial class EncryptedVolume
     public byte[]? GetXattr(string path, string name)
     {
         var (backing, names) = XattrTarget(path);
+        if (names is null)
+        {
+            return null; // symlinks and special files carry none, as on Linux for user.*
+        }
+
         var encrypted = EncryptXattrName(names, name);
         var stored = Map(path, () => BackingFs.GetXattr(backing, BackingXattrPrefix + encrypted));
         if (stored is null)
@@ -27,6 +32,11 @@ public sealed partial class EncryptedVolume
     {
         RequireWritable();
         var (backing, names) = XattrTarget(path);
+        if (names is null)
+        {
+            throw new FsException(Errno.EPERM, $"'{path}': extended attributes are supported on files and directories only");
+        }
+
         var encrypted = EncryptXattrName(names, name);
         var sealedValue = names.SealXattrValue(encrypted, value);
         Map(path, () =>
@@ -40,6 +50,11 @@ public sealed partial class EncryptedVolume
     {
         var (backing, names) = XattrTarget(path);
         var result = new List<string>();
+        if (names is null)
+        {
+            return result;
+        }
+
         foreach (var stored in Map(path, () => BackingFs.ListXattr(backing)))
         {
             if (stored.StartsWith(BackingXattrPrefix, StringComparison.Ordinal)
@@ -56,6 +71,11 @@ public sealed partial class EncryptedVolume
     {
         RequireWritable();
         var (backing, names) = XattrTarget(path);
+        if (names is null)
+        {
+            throw new FsException(Errno.ENODATA, $"'{path}' has no extended attribute '{name}'");
+        }
+
         var encrypted = EncryptXattrName(names, name);
         Map(path, () =>
         {
@@ -64,8 +84,8 @@ public sealed partial class EncryptedVolume
         });
     }
 
-    /// <summary>The backing entry and the name cipher of the scope that owns it.</summary>
-    private (string Backing, NameCipher Names) XattrTarget(string path)
+    /// <summary>The backing entry and the name cipher of the scope that owns it (null for symlinks and special files).</summary>
+    private (string Backing, NameCipher? Names) XattrTarget(string path)
     {
         var backing = BackingPathOf(path);
         var status = StatEntry(backing, path);
@@ -81,7 +101,7 @@ public sealed partial class EncryptedVolume
             return (backing, _keyring.Get(header.ScopeId, header.Generation).Names);
         }
 
-        throw new FsException(Errno.EPERM, $"'{path}': extended attributes are supported on files and directories only");
+        return (backing, null);
     }
 
     private static string EncryptXattrName(NameCipher names, string name)

@@ -22,6 +22,8 @@ public sealed partial class EncryptedVolume : IDisposable
     private readonly Dictionary<ulong, FileNode> _nodes = [];
     private readonly Lock _nodesLock = new();
     private readonly DirectoryRecordSync _recordSync = new();
+    private readonly NameCache _names = new();
+    private readonly SizeCache _sizes = new();
     private int _disposed;
 
     private EncryptedVolume(string backingDir, Keyring keyring, VolumeLock? volumeLock, bool readOnly, ILogger logger)

@@ -10,7 +10,8 @@ namespace EncFs.Crypto;
 /// </summary>
 /// <remarks>
 /// Thread-safe: any number of threads may encrypt and decrypt on one instance at once. Keyed
-/// native contexts are pooled, so the key schedule is not repeated per call.
+/// native contexts are pooled, so the key schedule is not repeated per call. Dispose only once
+/// no call is in flight.
 /// </remarks>
 public sealed class XtsSectorCipher : IDisposable
 {

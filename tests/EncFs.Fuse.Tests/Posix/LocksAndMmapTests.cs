@@ -19,11 +19,12 @@ public sealed class LocksAndMmapTests(SharedMountFixture fixture)
 
         // While one process holds an exclusive flock, a non-blocking attempt from another fails,
         // a shared one too; once released, both succeed.
-        var held = Shell($"flock -x '{path}' -c \"flock -n -x '{path}' true; echo exclusive=$?; flock -n -s '{path}' true; echo shared=$?\"").EnsureSuccess();
+        // (\$? is for the inner shell that flock -c starts.)
+        var held = Shell($"flock -x '{path}' -c \"flock -n -x '{path}' true; echo exclusive=\\$?; flock -n -s '{path}' true; echo shared=\\$?\"").EnsureSuccess();
         Assert.Contains("exclusive=1", held.Stdout, StringComparison.Ordinal);
         Assert.Contains("shared=1", held.Stdout, StringComparison.Ordinal);
 
-        var sharedHeld = Shell($"flock -s '{path}' -c \"flock -n -s '{path}' true; echo shared=$?; flock -n -x '{path}' true; echo exclusive=$?\"").EnsureSuccess();
+        var sharedHeld = Shell($"flock -s '{path}' -c \"flock -n -s '{path}' true; echo shared=\\$?; flock -n -x '{path}' true; echo exclusive=\\$?\"").EnsureSuccess();
         Assert.Contains("shared=0", sharedHeld.Stdout, StringComparison.Ordinal);
         Assert.Contains("exclusive=1", sharedHeld.Stdout, StringComparison.Ordinal);
 

@@ -23,7 +23,7 @@ public sealed class RealProgramTests(SharedMountFixture fixture)
         // Into the mount: extract an archive of the tree, then compare (contents, modes, mtimes, links).
         var dir = _volume.NewDirectory("tar");
         var archive = Path.Combine(dir, "src.tar");
-        Shell($"tar -C '{scratch.Path}' -cf '{archive}' src").EnsureSuccess();
+        Shell($"tar --format=posix -C '{scratch.Path}' -cf '{archive}' src").EnsureSuccess(); // pax: nanosecond times
         Shell($"tar -C '{dir}' -xpf '{archive}'").EnsureSuccess();
         Shell($"diff -r --no-dereference '{original}' '{Path.Combine(dir, "src")}'").EnsureSuccess();
         Shell($"tar -C '{dir}' --compare -f '{archive}'").EnsureSuccess(); // mtime, mode, size, content, link targets
@@ -31,7 +31,7 @@ public sealed class RealProgramTests(SharedMountFixture fixture)
         // Back out of the mount: archive the tree there, extract it elsewhere, compare again.
         var back = Path.Combine(scratch.Path, "back");
         Directory.CreateDirectory(back);
-        Shell($"tar -C '{dir}' -cf - src | tar -C '{back}' -xpf -").EnsureSuccess();
+        Shell($"tar --format=posix -C '{dir}' -cf - src | tar -C '{back}' -xpf -").EnsureSuccess();
         Shell($"diff -r --no-dereference '{original}' '{Path.Combine(back, "src")}'").EnsureSuccess();
         Assert.Equal(
             Shell($"cd '{original}' && find . -printf '%p %y %m %s %T@\\n' | sort").Stdout,
@@ -114,6 +114,23 @@ public sealed class RealProgramTests(SharedMountFixture fixture)
         Assert.Equal("ok\n", Run("sqlite3", [db, "VACUUM;", "PRAGMA integrity_check;"]).EnsureSuccess().Stdout);
     }
 
+    /// <summary>Runs a fio job file; fails on any error (a verify failure included); bytes read and written per job name.</summary>
+    private Dictionary<string, (long Read, long Written)> RunFio(string jobFile)
+    {
+        var result = Run("fio", ["--output-format=json", "--group_reporting=0", jobFile], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(result.ExitCode == 0, result + "\ndaemon log:\n" + _volume.Log);
+        var totals = new Dictionary<string, (long Read, long Written)>();
+        foreach (var job in System.Text.Json.Nodes.JsonNode.Parse(result.Stdout)!["jobs"]!.AsArray())
+        {
+            Assert.True(job!["error"]!.GetValue<int>() == 0, $"fio job {job["jobname"]} failed: {result}");
+            var name = job["jobname"]!.GetValue<string>();
+            var (read, written) = totals.GetValueOrDefault(name);
+            totals[name] = (read + job["read"]!["io_bytes"]!.GetValue<long>(), written + job["write"]!["io_bytes"]!.GetValue<long>());
+        }
+
+        return totals;
+    }
+
     /// <summary>Row id's n after the first phase: its own index, plus one for each of the two updates that touched it.</summary>
     private static int ExpectedN(int id, int perMode)
     {
@@ -160,9 +177,11 @@ public sealed class RealProgramTests(SharedMountFixture fixture)
             """;
         var jobFile = Path.Combine(dir, "verify.fio");
         File.WriteAllText(jobFile, job);
-        var result = Run("fio", ["--output-format=terse", "--terse-version=3", jobFile], timeout: TimeSpan.FromMinutes(3));
-        Assert.True(result.ExitCode == 0, result + "\ndaemon log:\n" + _volume.Log);
-        Assert.DoesNotContain("verify", result.Stderr, StringComparison.OrdinalIgnoreCase);
+        var jobs = RunFio(jobFile);
+        // Every byte written once, then read back for verification; the mixed job did both.
+        Assert.InRange(jobs["randwrite"].Written, 64L << 20, 65L << 20);
+        Assert.Equal(jobs["randwrite"].Written, jobs["randwrite"].Read);
+        Assert.True(jobs["randrw"].Written > 8 << 20 && jobs["randrw"].Read > 8 << 20, $"randrw moved too little: {jobs["randrw"]}");
         Assert.Equal(64 << 20, new FileInfo(Path.Combine(dir, "random.dat")).Length);
     }
 
@@ -205,8 +224,15 @@ public sealed class RealProgramTests(SharedMountFixture fixture)
             """;
         var jobFile = Path.Combine(dir, "shared.fio");
         File.WriteAllText(jobFile, job);
-        var result = Run("fio", ["--output-format=terse", "--terse-version=3", jobFile], timeout: TimeSpan.FromMinutes(3));
-        Assert.True(result.ExitCode == 0, result + "\ndaemon log:\n" + _volume.Log);
+        var jobs = RunFio(jobFile);
+        foreach (var writer in new[] { "writer-low", "writer-high" })
+        {
+            // Its 16 MiB written (a block may be written twice with mixed sizes), then all verified.
+            Assert.InRange(jobs[writer].Written, 16L << 20, 17L << 20);
+            Assert.Equal(jobs[writer].Written, jobs[writer].Read);
+        }
+
+        Assert.Equal(64L << 20, jobs["readers"].Read); // two readers, 32 MiB each
         Assert.Equal(32 << 20, new FileInfo(Path.Combine(dir, "shared.dat")).Length);
     }
 
