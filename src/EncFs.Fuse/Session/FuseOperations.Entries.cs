@@ -56,8 +56,47 @@ internal sealed partial class FuseOperations
             return 0;
         }
 
-        WriteAttr(ref reply, _volume.GetStatus(PathOf(header)));
+        FileStatus status;
+        try
+        {
+            status = _volume.GetStatus(PathOf(header));
+        }
+        catch (FsException e) when (e.Errno == Errno.ENOENT && OpenHandleOf(header.NodeId) is { } open)
+        {
+            // fstat(2) of a file unlinked while open (tmpfile(), sqlite's temporary files): the
+            // kernel sends no handle with it, but the file is still open and has attributes.
+            status = open.GetStatus();
+        }
+
+        WriteAttr(ref reply, status);
         return 0;
+    }
+
+    /// <summary>An open handle on the node's file, found by backing inode (only for the rare detached case).</summary>
+    private FileHandle? OpenHandleOf(ulong nodeId)
+    {
+        ulong inode = _nodes.InodeOf(nodeId);
+        if (inode == 0)
+        {
+            return null;
+        }
+
+        foreach (var handle in _files.Values)
+        {
+            try
+            {
+                if (handle.GetStatus().Inode == inode)
+                {
+                    return handle;
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // released by another thread meanwhile
+            }
+        }
+
+        return null;
     }
 
     private int SetAttr(in InHeader header, ref RequestReader request, ref ReplyWriter reply)

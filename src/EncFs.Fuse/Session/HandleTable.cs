@@ -24,6 +24,8 @@ internal sealed class HandleTable<T>
 
     public bool TryGet(ulong id, out T? handle) => _handles.TryGetValue(id, out handle);
 
+    public IEnumerable<T> Values => _handles.Values;
+
     public T? Remove(ulong id) => _handles.TryRemove(id, out var handle) ? handle : null;
 
     public IEnumerable<T> RemoveAll()

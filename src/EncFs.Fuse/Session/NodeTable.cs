@@ -57,6 +57,15 @@ internal sealed class NodeTable
         }
     }
 
+    /// <summary>The backing inode of a non-directory node (even a detached one); 0 if unknown or a directory.</summary>
+    public ulong InodeOf(ulong id)
+    {
+        lock (_lock)
+        {
+            return _byId.TryGetValue(id, out var node) ? node.Inode : 0;
+        }
+    }
+
     public string ChildPath(ulong parentId, string name)
     {
         lock (_lock)

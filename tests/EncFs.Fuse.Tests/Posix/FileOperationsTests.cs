@@ -118,10 +118,17 @@ public sealed class FileOperationsTests(SharedMountFixture fixture)
         File.WriteAllText(a, "content of a");
         File.WriteAllText(b, "content of b");
 
-        File.Move(a, b, overwrite: true); // rename(2) over an existing file
-        Assert.False(File.Exists(a));
-        Assert.Equal("content of a", File.ReadAllText(b));
-        Assert.Single(Directory.GetFiles(dir));
+        using (var displaced = new FileStream(b, FileMode.Open, FileAccess.Read))
+        {
+            File.Move(a, b, overwrite: true); // rename(2) over an existing file (open here)
+            Assert.False(File.Exists(a));
+            Assert.Equal("content of a", File.ReadAllText(b));
+            Assert.Single(Directory.GetFiles(dir));
+
+            // The replaced file lives on for whoever has it open: fstat and read.
+            Assert.Equal("content of b".Length, displaced.Length);
+            Assert.Equal("content of b", new StreamReader(displaced).ReadToEnd());
+        }
 
         // A directory with children moves as a whole, into another directory.
         var tree = Path.Combine(dir, "tree");
@@ -488,6 +495,89 @@ public sealed class FileOperationsTests(SharedMountFixture fixture)
         Assert.Empty(Directory.GetFileSystemEntries(dir));
         Directory.Delete(dir);
         Assert.False(Directory.Exists(dir));
+    }
+
+    [Fact]
+    public void OpenFileKeepsWorkingAfterUnlink()
+    {
+        var dir = _volume.NewDirectory("unlinked");
+        var path = Path.Combine(dir, "temp");
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        File.Delete(path); // the tmpfile() pattern: open, unlink, keep using
+        Assert.Empty(Directory.GetFileSystemEntries(dir));
+
+        var data = TestData.Random(50_000);
+        stream.Write(data);
+        stream.Flush();
+        Assert.Equal(data.Length, stream.Length); // fstat(2): the kernel sends no handle with it
+        var back = new byte[data.Length];
+        stream.Position = 0;
+        stream.ReadExactly(back);
+        Assert.Equal(data, back);
+
+        stream.SetLength(1000); // ftruncate
+        Assert.Equal(1000, stream.Length);
+
+        // The same from python: size and a link count of 0 (fstat, fchmod is not asked for).
+        var fstat = Python("import os,sys\nfd=os.open(sys.argv[1], os.O_CREAT|os.O_RDWR)\nos.unlink(sys.argv[1])\nos.write(fd, b'x'*12345)\nst=os.fstat(fd)\nprint(st.st_size, st.st_nlink, os.pread(fd, 3, 12342))", path + ".py").EnsureSuccess();
+        Assert.Equal("12345 0 b'xxx'", fstat.Stdout.Trim());
+        Assert.False(File.Exists(path + ".py"));
+
+        // The name is free again meanwhile.
+        File.WriteAllText(path, "a new file");
+        Assert.Equal("a new file", File.ReadAllText(path));
+        Assert.Equal(1000, stream.Length);
+    }
+
+    [Fact]
+    public void ConcurrentAppendsFromTwoProcessesInterleaveWholeRecords()
+    {
+        var dir = _volume.NewDirectory("append");
+        var path = Path.Combine(dir, "shared.log");
+        const string writer = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+for i in range(1500):
+    os.write(fd, ("%s-%05d-%s\n" % (sys.argv[2], i, "p" * 80)).encode())
+""";
+        // Through two names of one file (hard links): appends still serialise on the one inode.
+        File.WriteAllText(path, string.Empty);
+        Shell($"ln '{path}' '{path}.link'").EnsureSuccess();
+        var result = Shell($"""
+            python3 -c '{writer}' '{path}' A &
+            python3 -c '{writer}' '{path}.link' B &
+            wait
+            """).EnsureSuccess();
+        var lines = File.ReadAllLines(path);
+        Assert.Equal(3000, lines.Length);
+        Assert.All(lines, line => Assert.Matches("^[AB]-[0-9]{5}-p{80}$", line));
+        foreach (var tag in new[] { "A", "B" })
+        {
+            var own = lines.Where(l => l.StartsWith(tag, StringComparison.Ordinal)).Select(l => int.Parse(l[2..7], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(Enumerable.Range(0, 1500), own); // each writer's records in its order
+        }
+    }
+
+    [Fact]
+    public void NamesUpTo255BytesWork()
+    {
+        var dir = _volume.NewDirectory("names");
+        var longest = new string('n', 251) + ".txt";
+        File.WriteAllText(Path.Combine(dir, longest), "255");
+        var utf8 = string.Concat(Enumerable.Repeat("é", 127)); // 254 bytes
+        Directory.CreateDirectory(Path.Combine(dir, utf8));
+        File.WriteAllText(Path.Combine(dir, utf8, "inside"), "utf8");
+        Assert.Equal("255", File.ReadAllText(Path.Combine(dir, longest)));
+        Assert.Equal("utf8", File.ReadAllText(Path.Combine(dir, utf8, "inside")));
+        Assert.Equal([longest, utf8], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        var tooLong = Shell($"touch '{Path.Combine(dir, new string('x', 256))}'");
+        Assert.NotEqual(0, tooLong.ExitCode);
+        Assert.Contains("File name too long", tooLong.Stderr, StringComparison.Ordinal);
+
+        File.Move(Path.Combine(dir, longest), Path.Combine(dir, "short"));
+        File.Move(Path.Combine(dir, "short"), Path.Combine(dir, new string('m', 255)));
+        Assert.Equal("255", File.ReadAllText(Path.Combine(dir, new string('m', 255))));
     }
 
     [Fact]

@@ -20,6 +20,8 @@ public sealed partial class MountedVolume : IDisposable
         _mountOptions = mountOptions;
         Root = Path.Combine(Path.GetTempPath(), "efs-fuse-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Root);
+        // Traversable by other users whatever the umask: the permission tests run as nobody.
+        File.SetUnixFileMode(Root, (UnixFileMode)0b111_101_101);
         var backingParent = Root;
         if (tmpfsSize is not null)
         {
@@ -35,7 +37,9 @@ public sealed partial class MountedVolume : IDisposable
         KeyFile = Path.Combine(Root, "key");
         LogFile = Path.Combine(Root, "daemon.log");
         Directory.CreateDirectory(MountPoint);
+        File.SetUnixFileMode(MountPoint, (UnixFileMode)0b111_101_101);
         File.WriteAllText(KeyFile, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)) + "\n");
+        File.SetUnixFileMode(KeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     /// <summary>The scratch directory holding the backing directory, mount point, key and daemon log.</summary>
@@ -53,12 +57,12 @@ public sealed partial class MountedVolume : IDisposable
     public string Log => File.Exists(LogFile) ? File.ReadAllText(LogFile) : "(no daemon log)";
 
     /// <summary>Creates, initialises and (unless told otherwise) mounts a fresh volume.</summary>
-    public static MountedVolume Create(string[]? mountOptions = null, string? tmpfsSize = null, bool mount = true)
+    public static MountedVolume Create(string[]? mountOptions = null, string? tmpfsSize = null, bool mount = true, string[]? initOptions = null)
     {
         var volume = new MountedVolume(mountOptions ?? [], tmpfsSize);
         try
         {
-            ProcessRunner.Efs("init", volume.Backing, "--key-source", "provided", "--key-file", volume.KeyFile).EnsureSuccess();
+            ProcessRunner.Efs(["init", volume.Backing, "--key-source", "provided", "--key-file", volume.KeyFile, .. initOptions ?? []]).EnsureSuccess();
             if (mount)
             {
                 volume.Mount();
