@@ -166,6 +166,20 @@ internal static class BackingFs
         Check(Libc.Utimensat(Libc.AT_FDCWD, path, times, Libc.AT_SYMLINK_NOFOLLOW), "utimensat", path);
     }
 
+    public static void Chmod(SafeFileHandle handle, uint mode) =>
+        Check(Libc.Fchmod((int)handle.DangerousGetHandle(), mode), "fchmod", "<handle>");
+
+    public static void Chown(SafeFileHandle handle, uint uid, uint gid) =>
+        Check(Libc.Fchown((int)handle.DangerousGetHandle(), uid, gid), "fchown", "<handle>");
+
+    public static unsafe void SetTimes(SafeFileHandle handle, UnixTime? access, UnixTime? modify)
+    {
+        var times = stackalloc Libc.Timespec[2];
+        times[0] = ToTimespec(access);
+        times[1] = ToTimespec(modify);
+        Check(Libc.Futimens((int)handle.DangerousGetHandle(), times), "futimens", "<handle>");
+    }
+
     public static unsafe string ReadLink(string path)
     {
         Span<byte> buffer = stackalloc byte[8192];

@@ -69,6 +69,15 @@ internal static partial class Libc
     [LibraryImport(Lib, EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Chmod(string path, uint mode);
 
+    [LibraryImport(Lib, EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int Fchmod(int fd, uint mode);
+
+    [LibraryImport(Lib, EntryPoint = "fchown", SetLastError = true)]
+    public static partial int Fchown(int fd, uint uid, uint gid);
+
+    [LibraryImport(Lib, EntryPoint = "futimens", SetLastError = true)]
+    public static unsafe partial int Futimens(int fd, Timespec* times);
+
     [LibraryImport(Lib, EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Lchown(string path, uint uid, uint gid);
 

@@ -58,6 +58,13 @@ public sealed class FileHandle : IDisposable
 
     public FileStatus GetStatus() => _node.Status();
 
+    /// <summary>chmod through the handle (fchmod): works on a file whose name is gone.</summary>
+    public void SetMode(uint mode) => _node.SetMode(mode);
+
+    public void SetOwner(uint? uid, uint? gid) => _node.SetOwner(uid, gid);
+
+    public void SetTimes(UnixTime? access, UnixTime? modify) => _node.SetTimes(access, modify);
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

@@ -139,6 +139,13 @@ internal sealed class FileNode : IDisposable
 
     public FileStatus Status() => BackingFs.Stat(_handle) with { Size = Size };
 
+    /// <summary>Attribute changes through the open file, which work after its name is gone.</summary>
+    public void SetMode(uint mode) => BackingFs.Chmod(_handle, mode & 0xFFF);
+
+    public void SetOwner(uint? uid, uint? gid) => BackingFs.Chown(_handle, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
+
+    public void SetTimes(UnixTime? access, UnixTime? modify) => BackingFs.SetTimes(_handle, access, modify);
+
     public void Dispose()
     {
         _cipher.Dispose();

@@ -109,20 +109,44 @@ internal sealed partial class FuseOperations
             _files.TryGet(input.Fh, out handle);
         }
 
-        ulong nodeId = header.NodeId;
+        // By path, or through an open handle when the name is gone (fchmod of an unlinked file).
         string? path = null;
-        string Path() => path ??= _nodes.PathOf(nodeId);
+        if (handle is null)
+        {
+            try
+            {
+                path = _nodes.PathOf(header.NodeId);
+            }
+            catch (FsException e) when (e.Errno == Errno.ENOENT && OpenHandleOf(header.NodeId) is not null)
+            {
+                handle = OpenHandleOf(header.NodeId);
+            }
+        }
+
         if (valid.HasFlag(SetAttrValid.Mode))
         {
-            _volume.SetMode(Path(), input.Mode);
+            if (handle is not null)
+            {
+                handle.SetMode(input.Mode);
+            }
+            else
+            {
+                _volume.SetMode(path!, input.Mode);
+            }
         }
 
         if (valid.HasFlag(SetAttrValid.Uid) || valid.HasFlag(SetAttrValid.Gid))
         {
-            _volume.SetOwner(
-                Path(),
-                valid.HasFlag(SetAttrValid.Uid) ? input.Uid : null,
-                valid.HasFlag(SetAttrValid.Gid) ? input.Gid : null);
+            uint? uid = valid.HasFlag(SetAttrValid.Uid) ? input.Uid : null;
+            uint? gid = valid.HasFlag(SetAttrValid.Gid) ? input.Gid : null;
+            if (handle is not null)
+            {
+                handle.SetOwner(uid, gid);
+            }
+            else
+            {
+                _volume.SetOwner(path!, uid, gid);
+            }
         }
 
         if (valid.HasFlag(SetAttrValid.Size))
@@ -133,7 +157,7 @@ internal sealed partial class FuseOperations
             }
             else
             {
-                _volume.SetLength(Path(), (long)input.Size);
+                _volume.SetLength(path ?? _nodes.PathOf(header.NodeId), (long)input.Size);
             }
         }
 
@@ -141,10 +165,17 @@ internal sealed partial class FuseOperations
         UnixTime? mtime = Time(valid, SetAttrValid.Mtime, SetAttrValid.MtimeNow, input.Mtime, input.MtimeNsec);
         if (atime is not null || mtime is not null)
         {
-            _volume.SetTimes(Path(), atime, mtime);
+            if (handle is not null)
+            {
+                handle.SetTimes(atime, mtime);
+            }
+            else
+            {
+                _volume.SetTimes(path!, atime, mtime);
+            }
         }
 
-        WriteAttr(ref reply, handle is not null ? handle.GetStatus() : _volume.GetStatus(Path()));
+        WriteAttr(ref reply, handle is not null ? handle.GetStatus() : _volume.GetStatus(path!));
         return 0;
     }
 

@@ -518,9 +518,9 @@ public sealed class FileOperationsTests(SharedMountFixture fixture)
         stream.SetLength(1000); // ftruncate
         Assert.Equal(1000, stream.Length);
 
-        // The same from python: size and a link count of 0 (fstat, fchmod is not asked for).
-        var fstat = Python("import os,sys\nfd=os.open(sys.argv[1], os.O_CREAT|os.O_RDWR)\nos.unlink(sys.argv[1])\nos.write(fd, b'x'*12345)\nst=os.fstat(fd)\nprint(st.st_size, st.st_nlink, os.pread(fd, 3, 12342))", path + ".py").EnsureSuccess();
-        Assert.Equal("12345 0 b'xxx'", fstat.Stdout.Trim());
+        // The same from python: size and a link count of 0, and fchmod/futimens through the handle.
+        var fstat = Python("import os,sys\nfd=os.open(sys.argv[1], os.O_CREAT|os.O_RDWR)\nos.unlink(sys.argv[1])\nos.write(fd, b'x'*12345)\nos.fchmod(fd, 0o640)\nos.utime(fd, (1000000000, 1200000000))\nst=os.fstat(fd)\nprint(st.st_size, st.st_nlink, os.pread(fd, 3, 12342), oct(st.st_mode & 0o777), int(st.st_mtime))", path + ".py").EnsureSuccess();
+        Assert.Equal("12345 0 b'xxx' 0o640 1200000000", fstat.Stdout.Trim());
         Assert.False(File.Exists(path + ".py"));
 
         // The name is free again meanwhile.
