@@ -182,7 +182,7 @@ internal struct CreateIn
 [StructLayout(LayoutKind.Sequential)]
 internal struct OpenOut
 {
-    public const uint DirectIo = 1, KeepCache = 2, CacheDir = 8;
+    public const uint DirectIo = 1, KeepCache = 2, CacheDir = 8, NoFlush = 32;
     public ulong Fh;
     public uint OpenFlags;
     public uint Padding;

@@ -10,11 +10,13 @@ internal sealed partial class FuseOperations
     private const int SEEK_DATA = 3, SEEK_HOLE = 4;
     private const int FALLOC_FL_KEEP_SIZE = 1;
 
+    // Writes go straight to the backing file, so close(2) has nothing to flush: FOPEN_NOFLUSH
+    // spares the FLUSH round trip (locks are the kernel's, so FLUSH has no lock duty either).
     private int Open(in InHeader header, ref RequestReader request, ref ReplyWriter reply)
     {
         var input = request.Read<OpenIn>();
         var handle = _volume.OpenFile(PathOf(header), Access(input.Flags), truncate: (input.Flags & O_TRUNC) != 0);
-        reply.Write(new OpenOut { Fh = _files.Add(handle) });
+        reply.Write(new OpenOut { Fh = _files.Add(handle), OpenFlags = OpenOut.NoFlush });
         return 0;
     }
 
@@ -40,7 +42,7 @@ internal sealed partial class FuseOperations
             throw;
         }
 
-        reply.Write(new OpenOut { Fh = _files.Add(handle) });
+        reply.Write(new OpenOut { Fh = _files.Add(handle), OpenFlags = OpenOut.NoFlush });
         return 0;
     }
 

@@ -15,6 +15,7 @@ internal sealed class FuseServer
     private readonly FuseChannel _channel;
     private readonly FuseOperations _operations;
     private readonly ILogger _logger;
+    private readonly long[] _served = new long[64];
 
     public FuseServer(FuseChannel channel, FuseOperations operations, ILogger logger)
     {
@@ -39,6 +40,11 @@ internal sealed class FuseServer
         {
             thread.Join();
         }
+
+        var counts = string.Join(' ', Enumerable.Range(0, _served.Length)
+            .Where(i => _served[i] > 0)
+            .Select(i => $"{(Opcode)i}={_served[i]}"));
+        _logger.LogInformation("Requests served: {Counts}", counts);
     }
 
     private void Loop()
@@ -62,6 +68,7 @@ internal sealed class FuseServer
                 }
 
                 var header = MemoryMarshal.Read<InHeader>(request);
+                Interlocked.Increment(ref _served[(int)header.Opcode & 63]);
                 var writer = new ReplyWriter(reply);
                 int error = _operations.Dispatch(header, request.AsSpan(InHeader.Size, length - InHeader.Size), ref writer);
                 if (error != FuseOperations.NoReply)
