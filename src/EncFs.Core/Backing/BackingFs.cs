@@ -274,6 +274,36 @@ internal static class BackingFs
         }
     }
 
+    /// <summary>Whether any attribute name starts with <paramref name="prefix"/> (true when unsure).</summary>
+    public static unsafe bool HasXattrWithPrefix(string path, string prefix)
+    {
+        Span<byte> buffer = stackalloc byte[1024];
+        fixed (byte* p = buffer)
+        {
+            nint n = Libc.Llistxattr(path, p, buffer.Length);
+            if (n < 0)
+            {
+                if ((Errno)Marshal.GetLastPInvokeError() == Errno.ERANGE)
+                {
+                    return true;
+                }
+
+                throw FsException.FromLastError("listxattr", path);
+            }
+
+            var wanted = System.Text.Encoding.ASCII.GetBytes(prefix);
+            foreach (var range in buffer[..(int)n].Split((byte)0))
+            {
+                if (buffer[range].StartsWith(wanted))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     public static void RemoveXattr(string path, string name) => Check(Libc.Lremovexattr(path, name), "removexattr", path);
 
     public static unsafe FileSystemStatus StatFs(string path)

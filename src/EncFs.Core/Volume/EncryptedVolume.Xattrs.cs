@@ -11,6 +11,13 @@ public sealed partial class EncryptedVolume
 
     public byte[]? GetXattr(string path, string name)
     {
+        // The kernel asks for security.capability before every write: answer "none" from one
+        // listxattr when the entry carries no attribute of ours, without touching keys.
+        if (!Map(path, () => BackingFs.HasXattrWithPrefix(BackingPathOf(path), BackingXattrPrefix)))
+        {
+            return null;
+        }
+
         var (backing, names) = XattrTarget(path);
         if (names is null)
         {
