@@ -4,6 +4,7 @@ using EncFs.Core.Keys;
 using EncFs.Crypto;
 using EncFs.Keys.Local;
 using EncFs.Keys.Passphrase;
+using EncFs.Keys.Platform;
 using EncFs.Keys.Provided;
 
 namespace EncFs.Keys;
@@ -15,14 +16,23 @@ namespace EncFs.Keys;
 /// </summary>
 public sealed class CredentialKeySource : IKeySource, IDisposable
 {
-    private readonly SecretKey? _passphrase;
+    private readonly Lazy<SecretKey?> _passphrase;
     private readonly SecretKey? _providedKey;
     private readonly ConcurrentDictionary<string, LocalKek> _cache = new(StringComparer.Ordinal);
 
-    public CredentialKeySource(SecretKey? passphrase = null, SecretKey? providedKey = null)
+    private readonly string? _keystore;
+
+    public CredentialKeySource(SecretKey? passphrase = null, SecretKey? providedKey = null, string? keystore = null)
+        : this(() => passphrase, providedKey, keystore)
     {
-        _passphrase = passphrase;
+    }
+
+    /// <summary>The passphrase is asked for only when a passphrase scope needs it.</summary>
+    public CredentialKeySource(Func<SecretKey?> passphrase, SecretKey? providedKey, string? keystore)
+    {
+        _passphrase = new Lazy<SecretKey?>(passphrase);
         _providedKey = providedKey;
+        _keystore = keystore;
     }
 
     public IKeyEncryptionKey GetKek(ScopeRecord scope)
@@ -35,8 +45,9 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
 
         LocalKek kek = scope.KeySourceType switch
         {
-            PassphraseKeySource.Type => PassphraseKeySource.Derive(scope.KeySource, Require(_passphrase, scope, "a passphrase (--passphrase-file)")),
+            PassphraseKeySource.Type => PassphraseKeySource.Derive(scope.KeySource, Require(_passphrase.Value, scope, "a passphrase (--passphrase-file)")),
             ProvidedKeySource.Type => ProvidedKeySource.Resolve(scope.KeySource, Require(_providedKey, scope, "a key (--key-file)")),
+            PlatformKeySource.Type => PlatformKeySource.Open(scope.KeySource, _keystore),
             var other => throw new KeyAccessException($"scope '{scope.Name}' uses key source '{other}', which this efs cannot open"),
         };
         var kept = _cache.GetOrAdd(descriptor, kek);
@@ -56,7 +67,10 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         }
 
         _cache.Clear();
-        _passphrase?.Dispose();
+        if (_passphrase.IsValueCreated)
+        {
+            _passphrase.Value?.Dispose();
+        }
         _providedKey?.Dispose();
     }
 

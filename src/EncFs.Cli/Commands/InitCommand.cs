@@ -6,6 +6,7 @@ using EncFs.Core.Keys;
 using EncFs.Core.Volume;
 using EncFs.Keys.Hardening;
 using EncFs.Keys.Passphrase;
+using EncFs.Keys.Platform;
 using EncFs.Keys.Provided;
 
 namespace EncFs.Cli.Commands;
@@ -18,10 +19,10 @@ internal static class InitCommand
         var backing = new Argument<string>("backing") { Description = "The backing directory (missing or empty) that will hold the encrypted files" };
         var keySource = new Option<string>("--key-source")
         {
-            Description = "Where the default scope's KEK comes from: passphrase (Argon2id) or provided (a raw 256-bit key given at every mount)",
-            DefaultValueFactory = _ => PassphraseKeySource.Type,
+            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore, the default), passphrase (Argon2id) or provided (a raw 256-bit key given at every mount)",
+            DefaultValueFactory = _ => PlatformKeySource.Type,
         };
-        keySource.AcceptOnlyFromAmong(PassphraseKeySource.Type, ProvidedKeySource.Type);
+        keySource.AcceptOnlyFromAmong(PlatformKeySource.Type, PassphraseKeySource.Type, ProvidedKeySource.Type);
         var sectorSize = new Option<int>("--sector-size")
         {
             Description = "Sector size in bytes, a power of two from 512 to 65536",
@@ -46,13 +47,24 @@ internal static class InitCommand
 
             ProcessHardening.MakeNonDumpable();
             var source = result.GetRequiredValue(keySource);
-            var (descriptor, kek, detail) = source == ProvidedKeySource.Type
-                ? CreateProvided(credentials, result)
-                : CreatePassphrase(credentials, result);
+            var (descriptor, kek, detail) = source switch
+            {
+                ProvidedKeySource.Type => CreateProvided(credentials, result),
+                PassphraseKeySource.Type => CreatePassphrase(credentials, result),
+                _ => CreatePlatform(credentials, result, dir),
+            };
             bool layered = result.GetValue(infrastructure);
             using (kek)
             {
-                EncryptedVolume.Create(dir, new VolumeCreateOptions { SectorSize = size, InfrastructureEncryption = layered }, descriptor, kek);
+                try
+                {
+                    EncryptedVolume.Create(dir, new VolumeCreateOptions { SectorSize = size, InfrastructureEncryption = layered }, descriptor, kek);
+                }
+                catch when (source == PlatformKeySource.Type)
+                {
+                    PlatformKeySource.Destroy(descriptor, null); // no volume: keep no orphan key
+                    throw;
+                }
             }
 
             var header = ReadHeader(dir);
@@ -89,6 +101,20 @@ internal static class InitCommand
         var parameters = Argon2Parameters.Calibrate(TimeSpan.FromMilliseconds(500));
         var (descriptor, kek) = PassphraseKeySource.Create(passphrase.Span, parameters);
         return (descriptor, kek, $" ({parameters})");
+    }
+
+    private static (JsonObject, IKeyEncryptionKey, string) CreatePlatform(CredentialOptions credentials, ParseResult result, string backing)
+    {
+        var keystore = PlatformKeySource.ResolveKeystore(result.GetValue(credentials.Keystore));
+        try
+        {
+            var (descriptor, kek) = PlatformKeySource.Create(keystore, backing);
+            return (descriptor, kek, $" (key {kek.KeyVersion} in {keystore}; back it up: without it the volume cannot be opened)");
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
     }
 
     private static (JsonObject, IKeyEncryptionKey, string) CreateProvided(CredentialOptions credentials, ParseResult result)

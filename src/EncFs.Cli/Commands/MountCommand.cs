@@ -50,6 +50,9 @@ internal static class MountCommand
             FuseMounter.CheckMountPoint(target, options, logger);
             using var keySource = credentials.KeySource(result);
             using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions { Logger = logger });
+
+            // Argon2id's tens of MiB are garbage now: give them back before serving for hours.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             using var host = FuseHost.Mount(volume, target, options, logger);
             using var signals = new SignalHandlers(host.RequestUnmount);
             if (result.GetValue(notifyReady))

@@ -18,10 +18,16 @@ internal sealed class CredentialOptions
         Description = "Read a provided 256-bit key from this file ('-' for standard input): 64 hex digits or 32 raw bytes",
     };
 
+    public Option<string?> Keystore { get; } = new("--keystore")
+    {
+        Description = "Directory of the platform key source's keys (default: $EFS_KEYSTORE, else /var/lib/efs/keystore)",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(PassphraseFile);
         command.Options.Add(KeyFile);
+        command.Options.Add(Keystore);
     }
 
     public SecretKey? ReadPassphrase(ParseResult result, bool interactiveConfirm = false)
@@ -92,7 +98,12 @@ internal sealed class CredentialOptions
         }
     }
 
-    public CredentialKeySource KeySource(ParseResult result) => new(ReadPassphrase(result), ReadKey(result));
+    /// <summary>
+    /// The credentials given. A passphrase is asked for only when one was given or stdin is a
+    /// terminal; scopes of other sources need none.
+    /// </summary>
+    public CredentialKeySource KeySource(ParseResult result) =>
+        new(() => ReadPassphrase(result), ReadKey(result), result.GetValue(Keystore) is { } keystore ? Path.GetFullPath(keystore) : null);
 
     private static byte[] ReadSecretFile(string path, string what)
     {
