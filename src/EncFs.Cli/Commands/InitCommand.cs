@@ -17,10 +17,9 @@ internal static class InitCommand
     public static Command Create()
     {
         var backing = new Argument<string>("backing") { Description = "The backing directory (missing or empty) that will hold the encrypted files" };
-        var keySource = new Option<string>("--key-source")
+        var keySource = new Option<string?>("--key-source")
         {
-            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore, the default), passphrase (Argon2id) or provided (a raw 256-bit key given at every mount)",
-            DefaultValueFactory = _ => PlatformKeySource.Type,
+            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore), passphrase (Argon2id) or provided (a raw 256-bit key given at every mount). Default: passphrase with --passphrase-file, provided with --key-file, else platform",
         };
         keySource.AcceptOnlyFromAmong(PlatformKeySource.Type, PassphraseKeySource.Type, ProvidedKeySource.Type);
         var sectorSize = new Option<int>("--sector-size")
@@ -46,7 +45,10 @@ internal static class InitCommand
             }
 
             ProcessHardening.MakeNonDumpable();
-            var source = result.GetRequiredValue(keySource);
+            var source = result.GetValue(keySource)
+                ?? (result.GetValue(credentials.PassphraseFile) is not null ? PassphraseKeySource.Type
+                    : result.GetValue(credentials.KeyFile) is not null ? ProvidedKeySource.Type
+                    : PlatformKeySource.Type);
             var (descriptor, kek, detail) = source switch
             {
                 ProvidedKeySource.Type => CreateProvided(credentials, result),

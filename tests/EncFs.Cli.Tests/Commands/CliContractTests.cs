@@ -61,6 +61,43 @@ public sealed class CliContractTests
     }
 
     [Fact]
+    public void DefaultPlatformKeySourceKeepsTheKeyOffTheDiskAndDeletingItRevokes()
+    {
+        using var temp = new TempDirectory();
+        var backing = temp.Combine("vol");
+        var keystore = temp.Combine("keystore");
+
+        var init = ProcessRunner.Efs("init", backing, "--keystore", keystore, "--json");
+        Assert.True(init.ExitCode == 0, init.ToString());
+        Assert.Equal("platform", JsonNode.Parse(init.Stdout)!["keySource"]!.GetValue<string>());
+        var keyFile = Assert.Single(Directory.GetFiles(keystore));
+        var kek = Convert.ToHexStringLower(File.ReadAllBytes(keyFile));
+        foreach (var file in Directory.EnumerateFiles(backing, "*", SearchOption.AllDirectories))
+        {
+            Assert.DoesNotContain(kek, Convert.ToHexStringLower(File.ReadAllBytes(file)), StringComparison.Ordinal);
+        }
+
+        var recover = ProcessRunner.Efs("recover", backing, "--keystore", keystore);
+        Assert.True(recover.ExitCode == 0, recover.ToString());
+
+        File.Delete(keyFile);
+        var revoked = ProcessRunner.Efs("recover", backing, "--keystore", keystore);
+        Assert.Equal(2, revoked.ExitCode);
+        Assert.Contains("not in the keystore", revoked.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FailedInitLeavesNoOrphanPlatformKey()
+    {
+        using var temp = new TempDirectory();
+        Directory.CreateDirectory(temp.Combine("full"));
+        File.WriteAllText(temp.Combine("full", "data"), "x");
+        var init = ProcessRunner.Efs("init", temp.Combine("full"), "--keystore", temp.Combine("keystore"));
+        Assert.Equal(2, init.ExitCode);
+        Assert.Empty(Directory.GetFiles(temp.Combine("keystore")));
+    }
+
+    [Fact]
     public void ProvidedKeySourceRefusesAnotherKey()
     {
         using var temp = new TempDirectory();
@@ -115,7 +152,7 @@ public sealed class CliContractTests
         Assert.Equal(2, notVolume.ExitCode);
         Assert.Contains("not an EncFs volume", notVolume.Stderr, StringComparison.Ordinal);
 
-        var noPassphrase = ProcessRunner.EfsWithInput(string.Empty, "init", temp.Combine("c"));
+        var noPassphrase = ProcessRunner.EfsWithInput(string.Empty, "init", temp.Combine("c"), "--key-source", "passphrase");
         Assert.Equal(2, noPassphrase.ExitCode);
         Assert.Contains("--passphrase-file", noPassphrase.Stderr, StringComparison.Ordinal);
     }

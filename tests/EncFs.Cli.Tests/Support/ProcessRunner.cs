@@ -24,6 +24,9 @@ public static class ProcessRunner
             info.ArgumentList.Add(argument);
         }
 
+        // Platform keys of test volumes go to a scratch keystore, never the machine's.
+        info.Environment["EFS_KEYSTORE"] = TestKeystore;
+
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {fileName}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -41,6 +44,8 @@ public static class ProcessRunner
 
         return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
     }
+
+    public static string TestKeystore { get; } = Path.Combine(Path.GetTempPath(), "efs-test-keystore-" + Environment.ProcessId);
 
     /// <summary>The efs command built beside the tests.</summary>
     public static ProcessResult Efs(params string[] arguments) => EfsWithInput(null, arguments);
