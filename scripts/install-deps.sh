@@ -5,7 +5,9 @@ set -euo pipefail
 # The FUSE tests (tests/EncFs.Fuse.Tests) mount for real and drive the mount with fuse3, fio,
 # sqlite3, git, attr (setfattr/getfattr), util-linux (flock, setpriv, fallocate, findmnt),
 # procps (pgrep, kill), psmisc, tar, diffutils and coreutils.
-packages=(python3 python3-cryptography openssl attr fuse3 fio sqlite3 git util-linux psmisc procps tar diffutils coreutils)
+# The PKCS#11 key source tests (tests/EncFs.Keys.Tests/Pkcs11, tests/EncFs.Cli.Tests) drive a
+# private SoftHSM2 token (softhsm2) and delete keys from it with pkcs11-tool (opensc).
+packages=(python3 python3-cryptography openssl attr fuse3 fio sqlite3 git util-linux psmisc procps tar diffutils coreutils softhsm2 opensc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

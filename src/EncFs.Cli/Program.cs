@@ -16,6 +16,8 @@ public static class Program
             RecoverCommand.Create(),
             MountCommand.Create(),
             UnmountCommand.Create(),
+            ScopeCommand.Create(),
+            AttackCommand.Create(),
         };
         var result = root.Parse(args);
         if (result.Errors.Count > 0)

@@ -4,6 +4,7 @@ using EncFs.Core.Keys;
 using EncFs.Crypto;
 using EncFs.Keys.Local;
 using EncFs.Keys.Passphrase;
+using EncFs.Keys.Pkcs11;
 using EncFs.Keys.Platform;
 using EncFs.Keys.Provided;
 
@@ -35,9 +36,29 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         _keystore = keystore;
     }
 
+    /// <summary>The PIN of PKCS#11 tokens (--pin-file), asked for only when a pkcs11 scope needs it.</summary>
+    public Func<SecretKey?>? Pkcs11Pin
+    {
+        get => _pkcs11PinSource;
+        init
+        {
+            _pkcs11PinSource = value;
+            _pkcs11Pin = new Lazy<SecretKey?>(() => value?.Invoke());
+        }
+    }
+
+    private readonly Func<SecretKey?>? _pkcs11PinSource;
+    private Lazy<SecretKey?> _pkcs11Pin = new(() => null);
+    private readonly ConcurrentDictionary<string, KeyAccessException> _pkcs11Failures = new(StringComparer.Ordinal);
+
     public IKeyEncryptionKey GetKek(ScopeRecord scope)
     {
         var descriptor = scope.KeySource.ToJsonString();
+        if (scope.KeySourceType == Pkcs11KeySource.Type)
+        {
+            return OpenPkcs11(scope, descriptor);
+        }
+
         if (_cache.TryGetValue(descriptor, out var cached))
         {
             return cached.Clone();
@@ -72,6 +93,40 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
             _passphrase.Value?.Dispose();
         }
         _providedKey?.Dispose();
+        if (_pkcs11Pin.IsValueCreated)
+        {
+            _pkcs11Pin.Value?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A PKCS#11 KEK stays in its token: each call opens it afresh (the probe notices a revoked
+    /// key). A wrong PIN is remembered, so the header's second copy does not try it again and
+    /// bring the token nearer to locking its PIN.
+    /// </summary>
+    private Pkcs11Kek OpenPkcs11(ScopeRecord scope, string descriptor)
+    {
+        if (_pkcs11Failures.TryGetValue(descriptor, out var failed))
+        {
+            throw failed;
+        }
+
+        var uri = scope.KeySource["uri"]?.GetValue<string>() ?? "(no uri)";
+        var pin = _pkcs11Pin.Value ?? throw new KeyAccessException($"scope '{scope.Name}' (key source {uri}) needs the token PIN (--pin-file)");
+        try
+        {
+            return Pkcs11KeySource.Open(scope.KeySource, pin.Span);
+        }
+        catch (WrongKeyException e)
+        {
+            var wrong = new WrongKeyException($"scope '{scope.Name}' (key source {uri}): {e.Message}", e);
+            _pkcs11Failures.TryAdd(descriptor, wrong);
+            throw wrong;
+        }
+        catch (KeyAccessException e)
+        {
+            throw new KeyAccessException($"scope '{scope.Name}' (key source {uri}): {e.Message}", e);
+        }
     }
 
     private static ReadOnlySpan<byte> Require(SecretKey? secret, ScopeRecord scope, string what) =>

@@ -28,8 +28,9 @@ internal static class MountCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every mount event (debug level)" };
         var logFile = new Option<string?>("--log-file") { Description = "Where the background daemon writes its log (default: discarded once mounted)" };
         var notifyReady = new Option<bool>("--notify-ready") { Hidden = true };
+        var audit = ScopeCommand.AuditOption();
         var credentials = new CredentialOptions();
-        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady };
+        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady, audit };
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
@@ -49,7 +50,7 @@ internal static class MountCommand
             // backing directory (its lock file included) is not touched.
             FuseMounter.CheckMountPoint(target, options, logger);
             using var keySource = credentials.KeySource(result);
-            using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions { Logger = logger });
+            using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions { Logger = logger, Audit = ScopeCommand.OpenAudit(result, audit) });
 
             // Argon2id's tens of MiB are garbage now: give them back before serving for hours.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
@@ -105,12 +106,31 @@ internal static class MountCommand
             arguments.AddRange(["--log-file", Path.GetFullPath(log)]);
         }
 
+        if (result.GetValue<string?>("--audit-log") is { } auditLog)
+        {
+            arguments.AddRange(["--audit-log", Path.GetFullPath(auditLog)]);
+        }
+
         if (result.GetValue(credentials.KeyFile) is { } keyFile)
         {
             arguments.AddRange(["--key-file", keyFile == "-" ? "-" : Path.GetFullPath(keyFile)]);
             if (keyFile == "-")
             {
                 secret = Console.In.ReadToEnd();
+            }
+        }
+
+        if (result.GetValue(credentials.PinFile) is { } pinFile)
+        {
+            // The PKCS#11 PIN: a file is passed on by name; '-' is read here and handed over on stdin.
+            if (pinFile != "-")
+            {
+                arguments.AddRange(["--pin-file", Path.GetFullPath(pinFile)]);
+            }
+            else if (secret is null)
+            {
+                secret = Console.In.ReadToEnd();
+                arguments.AddRange(["--pin-file", "-"]);
             }
         }
 

@@ -23,8 +23,14 @@ internal sealed class CredentialOptions
         Description = "Directory of the platform key source's keys (default: $EFS_KEYSTORE, else /var/lib/efs/keystore)",
     };
 
+    public Option<string?> PinFile { get; } = new("--pin-file")
+    {
+        Description = "Read the PKCS#11 token's user PIN from this file ('-' for standard input); a final newline is ignored. Never stored in the volume",
+    };
+
     public void AddTo(Command command)
     {
+        command.Options.Add(PinFile);
         command.Options.Add(PassphraseFile);
         command.Options.Add(KeyFile);
         command.Options.Add(Keystore);
@@ -103,7 +109,32 @@ internal sealed class CredentialOptions
     /// terminal; scopes of other sources need none.
     /// </summary>
     public CredentialKeySource KeySource(ParseResult result) =>
-        new(() => ReadPassphrase(result), ReadKey(result), result.GetValue(Keystore) is { } keystore ? Path.GetFullPath(keystore) : null);
+        new(() => ReadPassphrase(result), ReadKey(result), result.GetValue(Keystore) is { } keystore ? Path.GetFullPath(keystore) : null)
+        {
+            Pkcs11Pin = () => ReadPin(result),
+        };
+
+    /// <summary>The PKCS#11 PIN of --pin-file, or null when none was given.</summary>
+    public SecretKey? ReadPin(ParseResult result)
+    {
+        var path = result.GetValue(PinFile);
+        if (path is null)
+        {
+            return null;
+        }
+
+        var bytes = EncFs.Keys.Pkcs11.Pkcs11KeySource.TrimNewline(ReadSecretFile(path, "PIN"));
+        try
+        {
+            return bytes.Length == 0
+                ? throw new UsageException($"the PIN file '{path}' is empty")
+                : SecretKey.Copy(bytes);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
+        }
+    }
 
     private static byte[] ReadSecretFile(string path, string what)
     {

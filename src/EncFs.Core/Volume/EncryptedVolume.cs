@@ -25,6 +25,7 @@ public sealed partial class EncryptedVolume : IDisposable
     private readonly NameCache _names = new();
     private readonly SizeCache _sizes = new();
     private int _disposed;
+    private IKeySource _keySource = null!;
 
     private EncryptedVolume(string backingDir, Keyring keyring, VolumeLock? volumeLock, bool readOnly, ILogger logger)
     {
@@ -37,6 +38,9 @@ public sealed partial class EncryptedVolume : IDisposable
     }
 
     public string BackingDirectory { get; }
+
+    /// <summary>Where key and policy events of this volume are recorded.</summary>
+    public Audit.IAuditLog AuditLog { get; private init; } = Audit.NullAuditLog.Instance;
 
     public bool ReadOnly { get; }
 
@@ -118,8 +122,9 @@ public sealed partial class EncryptedVolume : IDisposable
         var volumeLock = options.ReadOnly ? null : VolumeLock.Acquire(backingDir);
         try
         {
-            var (keyring, repairNeeded) = VolumeUnlocker.Unlock(backingDir, keySource, logger);
-            var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger);
+            var audit = options.Audit ?? Audit.NullAuditLog.Instance;
+            var (keyring, repairNeeded) = VolumeUnlocker.Unlock(backingDir, keySource, logger, audit);
+            var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger) { AuditLog = audit, _keySource = keySource };
             if (repairNeeded && !options.ReadOnly)
             {
                 logger.LogWarning("Volume header copy was damaged or stale; rewriting both copies in {Backing}", backingDir);

@@ -33,6 +33,8 @@ internal sealed class Keyring : IDisposable
 
     public void MarkLocked(Guid128 scope, string reason) => _lockedReasons[scope] = reason;
 
+    public void ClearLocked(Guid128 scope) => _lockedReasons.TryRemove(scope, out _);
+
     public bool IsUnlocked(Guid128 scope, int generation) => _keys.ContainsKey((scope, generation));
 
     public string? LockedReason(Guid128 scope) => _lockedReasons.TryGetValue(scope, out var reason) ? reason : null;

@@ -19,6 +19,9 @@ public sealed record VolumeOpenOptions
     public bool ReadOnly { get; init; }
 
     public ILogger? Logger { get; init; }
+
+    /// <summary>Where unwraps, scope changes and denials are recorded (default: nowhere).</summary>
+    public Audit.IAuditLog? Audit { get; init; }
 }
 
 /// <summary>Mode and owner of a new entry, and the scope it is created in (null: the directory's).</summary>

@@ -1,3 +1,4 @@
+using EncFs.Core.Audit;
 using EncFs.Core.Format;
 using EncFs.Core.Keys;
 using Microsoft.Extensions.Logging;
@@ -10,7 +11,7 @@ namespace EncFs.Core.Volume;
 /// </summary>
 internal static class VolumeUnlocker
 {
-    public static (Keyring Keyring, bool RepairNeeded) Unlock(string backingDir, IKeySource keySource, ILogger logger)
+    public static (Keyring Keyring, bool RepairNeeded) Unlock(string backingDir, IKeySource keySource, ILogger logger, IAuditLog audit)
     {
         var problems = new List<string>();
         var candidates = VolumeHeaderFile.ReadCandidates(backingDir, problems);
@@ -26,7 +27,7 @@ internal static class VolumeUnlocker
                     ?? throw new InvalidDataException($"scope '{scope.Name}' has no key of generation {scope.CurrentGeneration}");
                 using (var kek = keySource.GetKek(scope))
                 {
-                    defaultKeys = ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek);
+                    defaultKeys = Audited(audit, scope, wrapped, () => ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek));
                 }
 
                 using var headerKey = defaultKeys.VolumeHeaderKey();
@@ -53,7 +54,7 @@ internal static class VolumeUnlocker
 
             var keyring = new Keyring(header);
             keyring.Add(defaultKeys);
-            UnlockRest(header, keyring, keySource, logger);
+            UnlockRest(header, keyring, keySource, logger, audit);
             bool repair = candidates.Count < 2 || candidate != candidates[0] || !candidates[1].Body.AsSpan().SequenceEqual(candidate.Body);
             foreach (var problem in problems)
             {
@@ -71,33 +72,62 @@ internal static class VolumeUnlocker
         throw new InvalidDataException("cannot read the volume header: " + string.Join("; ", problems));
     }
 
-    private static void UnlockRest(VolumeHeader header, Keyring keyring, IKeySource keySource, ILogger logger)
+    private static void UnlockRest(VolumeHeader header, Keyring keyring, IKeySource keySource, ILogger logger, IAuditLog audit)
     {
         foreach (var scope in header.Scopes)
         {
-            var scopeId = Guid128.Parse(scope.Id);
             if (!scope.IsEnabled)
             {
-                keyring.MarkLocked(scopeId, "disabled");
+                keyring.MarkLocked(Guid128.Parse(scope.Id), "disabled");
                 continue;
             }
 
-            try
+            UnlockScope(header, scope, keyring, keySource, logger, audit);
+        }
+    }
+
+    /// <summary>Unwraps every generation of one scope not yet unlocked; a failure leaves it locked with the reason.</summary>
+    public static void UnlockScope(VolumeHeader header, ScopeRecord scope, Keyring keyring, IKeySource keySource, ILogger logger, IAuditLog audit)
+    {
+        var scopeId = Guid128.Parse(scope.Id);
+        try
+        {
+            using var kek = keySource.GetKek(scope);
+            foreach (var wrapped in scope.Keys)
             {
-                using var kek = keySource.GetKek(scope);
-                foreach (var wrapped in scope.Keys)
+                if (!keyring.IsUnlocked(scopeId, wrapped.Generation))
                 {
-                    if (!keyring.IsUnlocked(scopeId, wrapped.Generation))
-                    {
-                        keyring.Add(ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek));
-                    }
+                    keyring.Add(Audited(audit, scope, wrapped, () => ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek)));
                 }
             }
-            catch (Exception e) when (e is KeyAccessException or InvalidDataException)
+
+            keyring.ClearLocked(scopeId);
+        }
+        catch (Exception e) when (e is KeyAccessException or InvalidDataException)
+        {
+            if (e is KeyAccessException and not WrongKeyException)
             {
-                keyring.MarkLocked(scopeId, e.Message);
-                logger.LogWarning("Scope {Scope} stays locked: {Reason}", scope.Name, e.Message);
+                audit.Write(new AuditEvent("unwrap", "failed", scope.Name, Detail: e.Message));
             }
+
+            keyring.MarkLocked(scopeId, e.Message);
+            logger.LogWarning("Scope {Scope} stays locked: {Reason}", scope.Name, e.Message);
+        }
+    }
+
+    /// <summary>Unwraps and records the outcome (success or a wrong key) in the audit log.</summary>
+    private static ScopeKeys Audited(IAuditLog audit, ScopeRecord scope, WrappedKeyRecord key, Func<ScopeKeys> unwrap)
+    {
+        try
+        {
+            var keys = unwrap();
+            audit.Write(new AuditEvent("unwrap", "ok", scope.Name, key.KekId, key.KekVersion, key.Generation));
+            return keys;
+        }
+        catch (KeyAccessException e)
+        {
+            audit.Write(new AuditEvent("unwrap", "denied", scope.Name, key.KekId, key.KekVersion, key.Generation, e.Message));
+            throw;
         }
     }
 }

@@ -88,6 +88,11 @@ internal sealed partial class FuseOperations : IDisposable
                 _logger.LogWarning("{Opcode} failed: {Message}", header.Opcode, e.Message);
             }
 
+            if (e.Errno == Errno.EACCES)
+            {
+                _volume.AuditLog.Write(new Core.Audit.AuditEvent("access", "denied", Detail: $"uid {header.Uid}: {e.Message}"));
+            }
+
             return (int)e.Errno;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or System.Security.Cryptography.CryptographicException)

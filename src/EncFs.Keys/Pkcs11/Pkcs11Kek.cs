@@ -88,9 +88,13 @@ public sealed class Pkcs11Kek : IKeyEncryptionKey
             {
                 return session.Decrypt(mechanism, handle, sealedKey);
             }
-            catch (Pkcs11Exception e) when (e.RV is CKR.CKR_ENCRYPTED_DATA_INVALID or CKR.CKR_ENCRYPTED_DATA_LEN_RANGE or CKR.CKR_SIGNATURE_INVALID)
+            catch (Pkcs11Exception e) when (e.RV is CKR.CKR_ENCRYPTED_DATA_INVALID or CKR.CKR_ENCRYPTED_DATA_LEN_RANGE or CKR.CKR_SIGNATURE_INVALID
+                or CKR.CKR_GENERAL_ERROR or CKR.CKR_FUNCTION_FAILED)
             {
-                throw new WrongKeyException($"PKCS#11 key '{KeyId}' does not open this wrapped key (authentication failed: another key, or the header was altered)", e);
+                // PKCS#11 3.0 answers a failed GCM tag with CKR_ENCRYPTED_DATA_INVALID; SoftHSM2
+                // 2.6 (OpenSSL backend) answers CKR_GENERAL_ERROR from its EVP_DecryptFinal. The
+                // session, login and key lookup have succeeded by now, so either means the tag.
+                throw new WrongKeyException($"PKCS#11 key '{KeyId}' does not open this wrapped key (GCM authentication failed: another key, or the header was altered; token said {e.RV})", e);
             }
         });
         try

@@ -113,6 +113,13 @@ public static class Pkcs11KeySource
         kek.DestroyKey();
     }
 
+    /// <summary>Deletes the key object behind an open KEK (a failed init removes the key it generated).</summary>
+    public static void DestroyKey(Pkcs11Kek kek)
+    {
+        ArgumentNullException.ThrowIfNull(kek);
+        kek.DestroyKey();
+    }
+
     /// <summary>
     /// The PIN the URI itself carries (pin-value, or the file of pin-source, final newline
     /// dropped), or null. The caller zeroes the array.
@@ -175,6 +182,9 @@ public static class Pkcs11KeySource
             factory.Create(CKA.CKA_EXTRACTABLE, false),
             factory.Create(CKA.CKA_ENCRYPT, true),
             factory.Create(CKA.CKA_DECRYPT, true),
+            factory.Create(CKA.CKA_SIGN, false),
+            factory.Create(CKA.CKA_VERIFY, false),
+            factory.Create(CKA.CKA_DERIVE, false),
             factory.Create(CKA.CKA_WRAP, false),
             factory.Create(CKA.CKA_UNWRAP, false),
             factory.Create(CKA.CKA_LABEL, Encoding.UTF8.GetBytes(label)),

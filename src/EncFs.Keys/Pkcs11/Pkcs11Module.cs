@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using EncFs.Core.Keys;
 using Net.Pkcs11Interop.Common;
 using Net.Pkcs11Interop.HighLevelAPI;
@@ -15,6 +17,20 @@ internal sealed class Pkcs11Module : IDisposable
 
     private readonly Entry _entry;
     private bool _disposed;
+
+    static Pkcs11Module()
+    {
+        // Pkcs11Interop 5 calls dlopen through "libdl", which glibc 2.34+ systems (Debian 12) ship
+        // only as libdl.so.2 (libdl.so comes with libc6-dev): point it at the runtime's names.
+        try
+        {
+            NativeLibrary.SetDllImportResolver(typeof(IPkcs11Library).Assembly, ResolveLibdl);
+        }
+        catch (InvalidOperationException)
+        {
+            // Another resolver is already set for the assembly; it is in charge.
+        }
+    }
 
     private Pkcs11Module(Entry entry)
     {
@@ -85,6 +101,24 @@ internal sealed class Pkcs11Module : IDisposable
                 _entry.Library.Dispose();
             }
         }
+    }
+
+    private static IntPtr ResolveLibdl(string name, Assembly assembly, DllImportSearchPath? searchPath)
+    {
+        if (name != "libdl" || !OperatingSystem.IsLinux())
+        {
+            return IntPtr.Zero;
+        }
+
+        foreach (var candidate in new[] { "libdl.so.2", "libc.so.6", "libdl.so" })
+        {
+            if (NativeLibrary.TryLoad(candidate, out var handle))
+            {
+                return handle;
+            }
+        }
+
+        return IntPtr.Zero;
     }
 
     private sealed class Entry(string path, IPkcs11Library library)

@@ -143,7 +143,7 @@ public sealed class Pkcs11Uri
     private string Format(bool includePin)
     {
         var builder = new StringBuilder(Scheme);
-        builder.AppendJoin(';', Path.Select(a => a.Key + "=" + Encode(a.Value, inQuery: false)));
+        builder.AppendJoin(';', Path.Select(a => a.Key + "=" + (a.Key == "id" ? EncodeAll(a.Value) : Encode(a.Value, inQuery: false))));
         var query = Query.Where(a => includePin || (a.Key != "pin-source" && a.Key != "pin-value")).ToList();
         if (query.Count > 0)
         {
@@ -219,6 +219,10 @@ public sealed class Pkcs11Uri
 
         return bytes.ToArray();
     }
+
+    /// <summary>The id is binary: every byte as %XX, as RFC 7512's examples write it.</summary>
+    private static string EncodeAll(byte[] value) =>
+        string.Concat(value.Select(b => "%" + b.ToString("X2", CultureInfo.InvariantCulture)));
 
     private static string Encode(byte[] value, bool inQuery)
     {
