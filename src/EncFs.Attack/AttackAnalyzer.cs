@@ -190,9 +190,11 @@ public static class AttackAnalyzer
             ("base64", Encoding.ASCII.GetBytes(b64.TrimEnd('='))),
             ("base64url", Encoding.ASCII.GetBytes(b64.TrimEnd('=').Replace('+', '-').Replace('/', '_'))),
         };
-        foreach (var (form, bytes) in forms)
+        foreach (var group in forms.GroupBy(f => Convert.ToBase64String(f.Bytes)))
         {
-            patterns.Add(new Pattern(bytes, FindingKinds.KeyMaterial, $"{label} as {form}", InContents: true));
+            // base64 and base64url coincide when the key has no '+' or '/': one pattern, both names.
+            var forms2 = string.Join(" or ", group.Select(f => f.Form));
+            patterns.Add(new Pattern(group.First().Bytes, FindingKinds.KeyMaterial, $"{label} as {forms2}", InContents: true));
         }
     }
 

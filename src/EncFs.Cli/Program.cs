@@ -17,6 +17,7 @@ public static class Program
             MountCommand.Create(),
             UnmountCommand.Create(),
             ScopeCommand.Create(),
+            KeyCommand.Create(),
             AttackCommand.Create(),
         };
         var result = root.Parse(args);

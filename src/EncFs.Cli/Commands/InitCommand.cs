@@ -4,7 +4,6 @@ using EncFs.Cli.Infrastructure;
 using EncFs.Core.Format;
 using EncFs.Core.Keys;
 using EncFs.Core.Volume;
-using EncFs.Crypto;
 using EncFs.Keys.Hardening;
 using EncFs.Keys.Passphrase;
 using EncFs.Keys.Pkcs11;
@@ -21,9 +20,9 @@ internal static class InitCommand
         var backing = new Argument<string>("backing") { Description = "The backing directory (missing or empty) that will hold the encrypted files" };
         var keySource = new Option<string?>("--key-source")
         {
-            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore), passphrase (Argon2id) or provided (a raw 256-bit key given at every mount). Default: passphrase with --passphrase-file, provided with --key-file, else platform",
+            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore), passphrase (Argon2id), provided (a raw 256-bit key given at every mount) or pkcs11:<RFC 7512 URI> (an AES-256 key inside an HSM token, e.g. 'pkcs11:token=T;object=efs-kek?module-path=/usr/lib/softhsm/libsofthsm2.so' with --pin-file; see docs/KEYS.md). Default: passphrase with --passphrase-file, provided with --key-file, else platform",
         };
-        keySource.Validators.Add(ValidateKeySource);
+        keySource.Validators.Add(Pkcs11KeySourceOption.ValidateKeySource);
         var sectorSize = new Option<int>("--sector-size")
         {
             Description = "Sector size in bytes, a power of two from 512 to 65536",
@@ -56,7 +55,7 @@ internal static class InitCommand
             {
                 ProvidedKeySource.Type => CreateProvided(credentials, result),
                 PassphraseKeySource.Type => CreatePassphrase(credentials, result),
-                _ when IsPkcs11(source) => CreatePkcs11(credentials, result, source, out pkcs11Generated),
+                _ when Pkcs11KeySourceOption.IsPkcs11(source) => Pkcs11KeySourceOption.Create(credentials, result, source, out pkcs11Generated),
                 _ => CreatePlatform(credentials, result, dir),
             };
             bool layered = result.GetValue(infrastructure);
@@ -73,7 +72,7 @@ internal static class InitCommand
                 }
                 catch when (pkcs11Generated)
                 {
-                    DestroyGeneratedPkcs11Key((Pkcs11Kek)kek); // no volume: keep no orphan key in the token
+                    Pkcs11KeySourceOption.DestroyGenerated((Pkcs11Kek)kek); // no volume: keep no orphan key in the token
                     throw;
                 }
             }
@@ -87,7 +86,7 @@ internal static class InitCommand
                     ["volumeId"] = header.VolumeId,
                     ["sectorSize"] = header.SectorSize,
                     ["defaultScope"] = header.GetDefaultScope().Name,
-                    ["keySource"] = IsPkcs11(source) ? descriptor["uri"]?.GetValue<string>() : source,
+                    ["keySource"] = Pkcs11KeySourceOption.IsPkcs11(source) ? descriptor["uri"]?.GetValue<string>() : source,
                     ["infrastructureEncryption"] = layered,
                 };
                 Console.WriteLine(output.ToJsonString());
@@ -96,7 +95,7 @@ internal static class InitCommand
             {
                 Console.WriteLine($"Created volume {header.VolumeId} in {dir}");
                 Console.WriteLine($"  data cipher: AES-256-XTS, {header.SectorSize}-byte sectors; infrastructure layer: {(layered ? "ChaCha20-Poly1305" : "off")}");
-                Console.WriteLine($"  default scope '{header.GetDefaultScope().Name}', KEK from {(IsPkcs11(source) ? Pkcs11KeySource.Type : source)}{detail}");
+                Console.WriteLine($"  default scope '{header.GetDefaultScope().Name}', KEK from {(Pkcs11KeySourceOption.IsPkcs11(source) ? Pkcs11KeySource.Type : source)}{detail}");
             }
 
             return ExitCodes.Ok;
@@ -134,74 +133,6 @@ internal static class InitCommand
             ?? throw new UsageException("--key-source provided needs --key-file F (64 hex digits or 32 raw bytes; '-' for standard input)");
         var (descriptor, kek) = ProvidedKeySource.Create(key.Span);
         return (descriptor, kek, " (only its SHA-256 is stored; give the same --key-file at every mount)");
-    }
-
-    private static bool IsPkcs11(string source) => source.StartsWith(Pkcs11Uri.Scheme, StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>platform, passphrase, provided or pkcs11:&lt;RFC 7512 URI&gt;.</summary>
-    private static void ValidateKeySource(System.CommandLine.Parsing.OptionResult option)
-    {
-        var value = option.Tokens.Count > 0 ? option.Tokens[^1].Value : null;
-        if (value is null or PlatformKeySource.Type or PassphraseKeySource.Type or ProvidedKeySource.Type)
-        {
-            return;
-        }
-
-        if (!IsPkcs11(value))
-        {
-            option.AddError($"--key-source '{value}' is none of platform, passphrase, provided, pkcs11:<uri>");
-        }
-        else if (!Pkcs11Uri.TryParse(value, out _, out var error))
-        {
-            option.AddError($"--key-source: bad PKCS#11 URI: {error}");
-        }
-    }
-
-    /// <summary>The PIN: --pin-file, else the URI's pin-source or pin-value.</summary>
-    private static SecretKey ReadPkcs11Pin(CredentialOptions credentials, ParseResult result, Pkcs11Uri uri)
-    {
-        var fromOption = credentials.ReadPin(result);
-        if (fromOption is not null)
-        {
-            return fromOption;
-        }
-
-        var fromUri = Pkcs11KeySource.ReadPinFromUri(uri)
-            ?? throw new UsageException("--key-source pkcs11:... needs the token PIN: --pin-file F ('-' for standard input) or pin-source=file:F in the URI");
-        try
-        {
-            return SecretKey.Copy(fromUri);
-        }
-        finally
-        {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(fromUri);
-        }
-    }
-
-    private static (JsonObject, IKeyEncryptionKey, string) CreatePkcs11(CredentialOptions credentials, ParseResult result, string source, out bool generated)
-    {
-        var uri = Pkcs11Uri.Parse(source);
-        if (uri.PinValue is not null)
-        {
-            Console.Error.WriteLine("efs: warning: pin-value puts the PIN on the command line, where other users may see it; prefer --pin-file. It is not stored in the volume.");
-        }
-
-        using var pin = ReadPkcs11Pin(credentials, result, uri);
-        var (descriptor, kek) = Pkcs11KeySource.Create(uri, pin.Span, out generated);
-        var what = generated ? "generated in" : "found in";
-        return (descriptor, kek, $" (key '{kek.KeyId}' {what} the token, version {kek.KeyVersion}; stored: {descriptor["uri"]}; give the PIN with --pin-file at every mount)");
-    }
-
-    private static void DestroyGeneratedPkcs11Key(Pkcs11Kek kek)
-    {
-        try
-        {
-            Pkcs11KeySource.DestroyKey(kek);
-        }
-        catch (KeyAccessException e)
-        {
-            Console.Error.WriteLine($"efs: warning: the key generated in the token for this failed init is left there: {e.Message}");
-        }
     }
 
     private static VolumeHeader ReadHeader(string dir) => BackingInspector.ReadHeader(dir);

@@ -144,7 +144,7 @@ internal static class ScopeCommand
         return command;
     }
 
-    private static (JsonObject, IKeyEncryptionKey) NewKeySource(ParseResult result, string source, Option<string?> passphraseFile, Option<string?> keyFile, CredentialOptions credentials, string backing)
+    internal static (JsonObject, IKeyEncryptionKey) NewKeySource(ParseResult result, string source, Option<string?> passphraseFile, Option<string?> keyFile, CredentialOptions credentials, string backing)
     {
         switch (source)
         {

@@ -48,6 +48,20 @@ public static class ScopeKeyWrapping
         return Split(scope, key.Generation, material);
     }
 
+    /// <summary>Wraps an unlocked generation again under another KEK (rotation without touching data).</summary>
+    public static WrappedKeyRecord Rewrap(VolumeHeader volume, ScopeRecord scope, ScopeKeys keys, IKeyEncryptionKey kek)
+    {
+        using var material = keys.Material();
+        var aad = WrapAssociatedData.For(volume, scope, keys.Generation, kek.KeyId, kek.KeyVersion);
+        return new WrappedKeyRecord
+        {
+            Generation = keys.Generation,
+            KekId = kek.KeyId,
+            KekVersion = kek.KeyVersion,
+            Wrapped = Convert.ToBase64String(kek.Wrap(material.Span, aad)),
+        };
+    }
+
     private static ScopeKeys Split(ScopeRecord scope, int generation, SecretKey material)
     {
         var dek = SecretKey.Copy(material.Span[..DekSize]);

@@ -39,6 +39,27 @@ public sealed class ScopeKeys : IDisposable
     /// <summary>The raw DEK, for escrow (efs recover) only.</summary>
     public ReadOnlySpan<byte> DataEncryptionKey => _dek.Span;
 
+    /// <summary>DEK || infrastructure key, as wrapped: for re-wrapping only; the caller disposes it.</summary>
+    internal SecretKey Material()
+    {
+        if (_infrastructureKey is null)
+        {
+            return SecretKey.Copy(_dek.Span);
+        }
+
+        var both = new byte[_dek.Length + _infrastructureKey.Length];
+        try
+        {
+            _dek.Span.CopyTo(both);
+            _infrastructureKey.Span.CopyTo(both.AsSpan(_dek.Length));
+            return SecretKey.Copy(both);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(both);
+        }
+    }
+
     /// <summary>The raw infrastructure key in hex, for escrow only; null without the layer.</summary>
     public string? InfrastructureKeyHex() => _infrastructureKey?.ToHex();
 

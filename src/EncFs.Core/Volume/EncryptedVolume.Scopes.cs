@@ -90,6 +90,62 @@ public sealed partial class EncryptedVolume
         }
     }
 
+    /// <summary>
+    /// KEK rotation: re-wraps every DEK generation of the scope under <paramref name="newKek"/>
+    /// (and records its new key source). No data is touched, so it takes the same time for any
+    /// volume size. Every generation must be unlocked.
+    /// </summary>
+    public void RewrapScope(string nameOrId, JsonObject newKeySource, IKeyEncryptionKey newKek)
+    {
+        RequireWritable();
+        var scope = _keyring.ScopeByNameOrId(nameOrId);
+        var scopeId = Guid128.Parse(scope.Id);
+        var oldKeys = scope.Keys;
+        var oldSource = scope.KeySource;
+        var rewrapped = oldKeys.ConvertAll(k => ScopeKeyWrapping.Rewrap(Header, scope, _keyring.Get(scopeId, k.Generation), newKek));
+        scope.Keys = rewrapped;
+        scope.KeySource = newKeySource;
+        try
+        {
+            SaveHeader();
+        }
+        catch
+        {
+            scope.Keys = oldKeys;
+            scope.KeySource = oldSource;
+            throw;
+        }
+
+        AuditLog.Write(new AuditEvent("rewrap", "ok", scope.Name, newKek.KeyId, newKek.KeyVersion, scope.CurrentGeneration, $"{rewrapped.Count} generation(s) under a new KEK ({scope.KeySourceType})"));
+    }
+
+    /// <summary>
+    /// DEK rotation: a new generation that new files and directories use from now on; existing
+    /// ones keep theirs until re-encrypted. Wrapped by the scope's current KEK.
+    /// </summary>
+    public int RotateDek(string nameOrId, IKeyEncryptionKey kek)
+    {
+        RequireWritable();
+        var scope = _keyring.ScopeByNameOrId(nameOrId);
+        var previous = scope.CurrentGeneration;
+        int generation = scope.Keys.Max(k => k.Generation) + 1;
+        var keys = ScopeKeyWrapping.CreateGeneration(Header, scope, generation, kek);
+        _keyring.Add(keys);
+        try
+        {
+            SaveHeader();
+        }
+        catch
+        {
+            scope.Keys.RemoveAll(k => k.Generation == generation);
+            scope.CurrentGeneration = previous;
+            throw;
+        }
+
+        AuditLog.Write(new AuditEvent("dek-rotate", "ok", scope.Name, kek.KeyId, kek.KeyVersion, generation));
+        return generation;
+    }
+
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex ScopeNamePattern();
 }

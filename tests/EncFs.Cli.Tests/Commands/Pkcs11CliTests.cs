@@ -101,6 +101,17 @@ public sealed class Pkcs11CliTests
         Assert.Equal(2, badModule.ExitCode);
         Assert.Contains("/nonexistent/p11.so", badModule.Stderr, StringComparison.Ordinal);
 
+        // The volume cannot be created after the key was generated: the key goes again.
+        Directory.CreateDirectory(temp.Combine("full"));
+        File.WriteAllText(temp.Combine("full", "keep"), "keep me");
+        var notEmpty = Efs(conf, null, "init", temp.Combine("full"), "--key-source", $"pkcs11:token={Token};object=k?module-path={Module}", "--pin-file", pin);
+        Assert.Equal(2, notEmpty.ExitCode);
+        Assert.Contains("not empty", notEmpty.Stderr, StringComparison.Ordinal);
+
+        var help = Efs(conf, null, "init", "--help");
+        Assert.Contains("pkcs11:", help.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--pin-file", help.Stdout, StringComparison.Ordinal);
+
         Assert.False(Directory.Exists(temp.Combine("a")));
         var listing = Run(conf, "pkcs11-tool", "--module", Module, "--token-label", Token, "--login", "--pin", "1234", "--list-objects", "--type", "secrkey");
         Assert.DoesNotContain("label:", listing, StringComparison.Ordinal);

@@ -107,4 +107,48 @@ public sealed class ScopeLifecycleTests
         reopened.SetScopeEnabled("archive", enabled: true);
         Assert.Equal("x"u8.ToArray(), TestVolume.ReadAll(reopened, "/old"));
     }
+
+    [Fact]
+    public void NewFilesUseTheNewDekGenerationAndOldOnesStayReadable()
+    {
+        using var test = TestVolume.Create();
+        test.WriteFile("/before", "generation one"u8);
+        using (var kek = test.Keys.CreateKek())
+        {
+            Assert.Equal(2, test.Volume.RotateDek("default", kek));
+        }
+
+        test.WriteFile("/after", "generation two"u8);
+        test.Volume.CreateDirectory("/dir-after", new CreateOptions(0x1ED));
+        Assert.Equal(1, test.Volume.GetEncryptionStatus("/before").DekGeneration);
+        Assert.Equal(2, test.Volume.GetEncryptionStatus("/after").DekGeneration);
+        Assert.Equal(2, test.Volume.GetEncryptionStatus("/dir-after").DekGeneration);
+
+        var reopened = test.Reopen();
+        Assert.Equal("generation one"u8.ToArray(), TestVolume.ReadAll(reopened, "/before"));
+        Assert.Equal("generation two"u8.ToArray(), TestVolume.ReadAll(reopened, "/after"));
+    }
+
+    [Fact]
+    public void RewrapKeepsEveryGenerationAndRetiresTheOldKek()
+    {
+        using var test = TestVolume.Create();
+        test.WriteFile("/data", "kept"u8);
+        using (var kek = test.Keys.CreateKek())
+        {
+            test.Volume.RotateDek("default", kek);
+        }
+
+        var newKeys = RawKeySource.NewRandom();
+        using (var newKek = newKeys.CreateKek())
+        {
+            test.Volume.RewrapScope("default", RawKeySource.Descriptor(), newKek);
+        }
+
+        test.Close();
+        Assert.Throws<EncFs.Core.Keys.WrongKeyException>(() => EncryptedVolume.Open(test.BackingDir, test.Keys, new VolumeOpenOptions { ReadOnly = true }));
+        using var reopened = EncryptedVolume.Open(test.BackingDir, newKeys);
+        Assert.Equal("kept"u8.ToArray(), TestVolume.ReadAll(reopened, "/data"));
+        Assert.Equal(2, reopened.Header.GetDefaultScope().Keys.Count);
+    }
 }
