@@ -18,6 +18,7 @@ public static class Program
             UnmountCommand.Create(),
             ScopeCommand.Create(),
             KeyCommand.Create(),
+            ImportCommand.Create(),
             AttackCommand.Create(),
         };
         var result = root.Parse(args);
