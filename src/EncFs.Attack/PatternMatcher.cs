@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Collections;
 
 namespace EncFs.Attack;
 
@@ -18,7 +17,7 @@ public sealed class PatternMatcher
     public const int MinLength = 4;
     private const int FilterBits = 24;
     private readonly Dictionary<uint, List<Pattern>> _byPrefix = [];
-    private readonly BitArray _filter = new(1 << FilterBits);
+    private readonly ulong[] _filter = new ulong[(1 << FilterBits) / 64];
     private readonly HashSet<(string, string)> _seen = [];
 
     public int Count { get; private set; }
@@ -40,7 +39,7 @@ public sealed class PatternMatcher
         }
 
         list.Add(pattern);
-        _filter[Slot(prefix)] = true;
+        Set(_filter, Slot(prefix));
         Count++;
         MaxLength = Math.Max(MaxLength, pattern.Bytes.Length);
         return true;
@@ -62,7 +61,7 @@ public sealed class PatternMatcher
         for (int i = 0; i + MinLength <= data.Length; i++)
         {
             uint prefix = BinaryPrimitives.ReadUInt32LittleEndian(data[i..]);
-            if (!_filter[Slot(prefix)] || !_byPrefix.TryGetValue(prefix, out var list))
+            if (!Get(_filter, Slot(prefix)) || !_byPrefix.TryGetValue(prefix, out var list))
             {
                 continue;
             }
@@ -91,4 +90,8 @@ public sealed class PatternMatcher
     }
 
     private static int Slot(uint prefix) => (int)((prefix * 0x9E3779B1u) >> (32 - FilterBits));
+
+    private static bool Get(ulong[] bits, int slot) => ((bits[slot >> 6] >> (slot & 63)) & 1) != 0;
+
+    private static void Set(ulong[] bits, int slot) => bits[slot >> 6] |= 1UL << (slot & 63);
 }

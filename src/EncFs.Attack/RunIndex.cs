@@ -1,4 +1,3 @@
-using System.Collections;
 
 namespace EncFs.Attack;
 
@@ -18,19 +17,23 @@ public readonly record struct RunMatch(long Offset, KnownRun Known, int Length);
 public sealed class RunIndex
 {
     public const int Window = 16;
-    public const long MaxIndexedWindows = 4 << 20;
+    public const long MaxIndexedWindows = 2 << 20;
     private const ulong Base = 0x100000001B3;
-    private const int FilterBits = 26;
     private static readonly ulong Pow15 = Power(Base, Window - 1);
 
     private readonly Dictionary<ulong, KnownRun> _runs = [];
-    private readonly BitArray _filter = new(1 << FilterBits);
+    private readonly ulong[] _filter;
+    private readonly int _filterBits;
     private readonly List<Func<long, byte[]?>> _readers = [];
     private readonly int _stride;
 
     public RunIndex(long totalKnownBytes = 0)
     {
         _stride = (int)Math.Max(1, (totalKnownBytes + MaxIndexedWindows - 1) / MaxIndexedWindows);
+        // About 16 filter bits per indexed window (a 1-in-16 prefilter pass at most), 2^20 to 2^28 bits.
+        long windows = Math.Min(MaxIndexedWindows, totalKnownBytes / _stride);
+        _filterBits = Math.Clamp(64 - (int)ulong.LeadingZeroCount((ulong)Math.Max(1, windows * 16)), 20, 28);
+        _filter = new ulong[(1 << _filterBits) / 64];
     }
 
     /// <summary>Sources added (known files, strings).</summary>
@@ -98,7 +101,7 @@ public sealed class RunIndex
         for (int start = 0; ; start++)
         {
             ulong mixed = Mix(hash);
-            if (start >= skipBefore && _filter[(int)(mixed >> (64 - FilterBits))] && _runs.TryGetValue(mixed, out var known))
+            if (start >= skipBefore && Get(_filter, (int)(mixed >> (64 - _filterBits))) && _runs.TryGetValue(mixed, out var known))
             {
                 var bytes = _readers[known.Source](known.Offset);
                 var candidate = data.Slice(start, Window);
@@ -147,7 +150,7 @@ public sealed class RunIndex
                 ulong mixed = Mix(hash);
                 if (_runs.TryAdd(mixed, new KnownRun(source, offset)))
                 {
-                    _filter[(int)(mixed >> (64 - FilterBits))] = true;
+                    Set(_filter, (int)(mixed >> (64 - _filterBits)));
                 }
             }
 
@@ -196,4 +199,8 @@ public sealed class RunIndex
 
         return result;
     }
+
+    private static bool Get(ulong[] bits, int slot) => ((bits[slot >> 6] >> (slot & 63)) & 1) != 0;
+
+    private static void Set(ulong[] bits, int slot) => bits[slot >> 6] |= 1UL << (slot & 63);
 }

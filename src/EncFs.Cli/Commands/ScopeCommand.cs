@@ -48,10 +48,10 @@ internal static class ScopeCommand
         var name = new Argument<string>("name") { Description = "The new scope's name" };
         var keySource = new Option<string>("--key-source")
         {
-            Description = "The new scope's KEK: platform (default), passphrase (--new-passphrase-file) or provided (--new-key-file)",
+            Description = "The new scope's KEK: platform (default), passphrase (--new-passphrase-file), provided (--new-key-file) or pkcs11:<uri> (--pin-file)",
             DefaultValueFactory = _ => PlatformKeySource.Type,
         };
-        keySource.AcceptOnlyFromAmong(PlatformKeySource.Type, PassphraseKeySource.Type, ProvidedKeySource.Type);
+        keySource.Validators.Add(Pkcs11KeySourceOption.ValidateKeySource);
         var newPassphrase = new Option<string?>("--new-passphrase-file") { Description = "The new scope's passphrase" };
         var newKey = new Option<string?>("--new-key-file") { Description = "The new scope's provided key (64 hex digits)" };
         var infrastructure = new Option<bool>("--infrastructure-encryption") { Description = "Add the authenticated infrastructure layer to this scope's files" };
@@ -146,6 +146,12 @@ internal static class ScopeCommand
 
     internal static (JsonObject, IKeyEncryptionKey) NewKeySource(ParseResult result, string source, Option<string?> passphraseFile, Option<string?> keyFile, CredentialOptions credentials, string backing)
     {
+        if (Pkcs11KeySourceOption.IsPkcs11(source))
+        {
+            var (descriptor, kek, _) = Pkcs11KeySourceOption.Create(credentials, result, source, out _);
+            return (descriptor, kek);
+        }
+
         switch (source)
         {
             case PassphraseKeySource.Type:

@@ -65,6 +65,33 @@ public sealed class Pkcs11CliTests
     }
 
     [Fact]
+    public void HsmScopeAndKekRotationToANewHsmKey()
+    {
+        using var temp = new TempDirectory();
+        var conf = InitToken(temp);
+        var backing = temp.Combine("vol");
+        var key = temp.Combine("key");
+        var pin = temp.Combine("pin");
+        File.WriteAllText(key, new string('7', 64));
+        File.WriteAllText(pin, "1234");
+        Assert.Equal(0, Efs(conf, null, "init", backing, "--key-file", key).ExitCode);
+
+        var create = Efs(conf, null, "scope", "create", backing, "hsm", "--key-file", key, "--key-source", $"pkcs11:token={Token};object=scope-kek?module-path={Module}", "--pin-file", pin);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        var dek = Efs(conf, null, "recover", backing, "--scope", "hsm", "--key-file", key, "--pin-file", pin);
+        Assert.True(dek.ExitCode == 0, dek.ToString());
+
+        var rotate = Efs(conf, null, "key", "rotate", backing, "--scope", "hsm", "--key-file", key, "--pin-file", pin, "--key-source", $"pkcs11:token={Token};object=scope-kek-2?module-path={Module}");
+        Assert.True(rotate.ExitCode == 0, rotate.ToString());
+
+        // The old key object no longer opens the scope's wrapped key: delete it and recover still works.
+        Run(conf, "pkcs11-tool", "--module", Module, "--token-label", Token, "--login", "--pin", "1234", "--delete-object", "--type", "secrkey", "--label", "scope-kek");
+        var after = Efs(conf, null, "recover", backing, "--scope", "hsm", "--key-file", key, "--pin-file", pin);
+        Assert.True(after.ExitCode == 0, after.ToString());
+        Assert.Equal(dek.Stdout, after.Stdout);
+    }
+
+    [Fact]
     public void BadPkcs11InputExitsTwoAndCreatesNothing()
     {
         using var temp = new TempDirectory();
