@@ -65,7 +65,7 @@ public static class AttackAnalyzer
             report.Findings.Add(new Finding(FindingKinds.Unreadable, Severity.Low, backing, "not examined: " + error));
         }
 
-        Structure(report, backing, header, entries);
+        Structure(report, backing, header, entries, scan.TreeXattrs);
         if (earlier is not null)
         {
             Snapshots.Compare(report, earlier, backing);
@@ -264,7 +264,7 @@ public static class AttackAnalyzer
         return patterns.Add(new Pattern(bytes, FindingKinds.NameLeak, $"{label} '{name}'", bytes.Length >= 8));
     }
 
-    private static void Structure(AttackReport report, string backing, VolumeHeader header, List<TreeEntry> entries)
+    private static void Structure(AttackReport report, string backing, VolumeHeader header, List<TreeEntry> entries, int xattrs)
     {
         var tree = Path.Combine(backing, EncryptedVolume.TreeDirectory);
         var inTree = entries.Where(e => e.FullPath.StartsWith(tree + "/", StringComparison.Ordinal)).ToList();
@@ -314,6 +314,9 @@ public static class AttackAnalyzer
                 $"name lengths are visible to 16 bytes: {string.Join(", ", nameLengths)}; {longNames} names are longer than about 175 bytes"));
         }
 
+        int hardLinked = files.Count(f => f.Stat.LinkCount > 1);
+        report.Findings.Add(new Finding(FindingKinds.Structure, Severity.Info, tree,
+            $"{hardLinked} files have more than one hard link (link counts are visible); {xattrs} extended attributes are stored, their names' lengths visible to 16 bytes and their values' lengths exactly"));
         report.Summary["files"] = files.Count;
         report.Summary["directories"] = dirs.Count + 1;
         report.Summary["symlinks"] = links.Count;

@@ -5,7 +5,7 @@ using System.Text;
 namespace EncFs.Attack;
 
 /// <summary>What lstat tells an attacker about one entry.</summary>
-public readonly record struct EntryStat(uint Mode, uint Uid, uint Gid, long Size, long Blocks, DateTimeOffset ModifyTime)
+public readonly record struct EntryStat(uint Mode, uint Uid, uint Gid, long Size, long Blocks, DateTimeOffset ModifyTime, uint LinkCount = 1)
 {
     public const uint TypeMask = 0xF000, Directory = 0x4000, Regular = 0x8000, Symlink = 0xA000;
 
@@ -35,7 +35,8 @@ internal static partial class Native
             BinaryPrimitives.ReadUInt32LittleEndian(span[24..]),
             BinaryPrimitives.ReadInt64LittleEndian(span[40..]),
             BinaryPrimitives.ReadInt64LittleEndian(span[48..]),
-            DateTimeOffset.FromUnixTimeSeconds(mtimeSeconds));
+            DateTimeOffset.FromUnixTimeSeconds(mtimeSeconds),
+            BinaryPrimitives.ReadUInt32LittleEndian(span[16..]));
     }
 
     /// <summary>Every extended attribute of an entry (names as raw bytes, values), symlinks not followed.</summary>

@@ -40,6 +40,9 @@ internal sealed class ScanState
 
     public long Scanned { get; private set; }
 
+    /// <summary>Extended attributes on entries of the encrypted tree (their value lengths are visible exactly).</summary>
+    public int TreeXattrs { get; private set; }
+
     public long Sectors { get; private set; }
 
     public double MinEntropy { get; private set; } = 8;
@@ -64,6 +67,11 @@ internal sealed class ScanState
         {
             foreach (var (name, value) in Native.Xattrs(entry.FullPath))
             {
+                if (entry.FullPath.StartsWith(_tree + "/", StringComparison.Ordinal) || entry.FullPath == _tree)
+                {
+                    TreeXattrs++;
+                }
+
                 var text = Encoding.UTF8.GetString(name);
                 ScanSmall(entry.FullPath, name, $"the name of its xattr '{text}'");
                 ScanSmall(entry.FullPath, value, $"the value of its xattr '{text}'");
@@ -207,8 +215,14 @@ internal sealed class ScanState
                 $"{hit.Count} 16-byte run(s) of known/{_knownFiles[source]} in the contents, the first at offset {hit.Offset} (offset {hit.KnownOffset} of the known file): '{hit.Preview}'"));
         }
 
+        var vocabulary = entry.Depth == 1 && entry.Name.StartsWith("efs.volume", StringComparison.Ordinal) ? HeaderVocabulary(entry.FullPath) : null;
         foreach (var (pattern, hit) in patternHits)
         {
+            if (pattern.Kind == FindingKinds.NameLeak && vocabulary is not null && vocabulary.Contains(Encoding.UTF8.GetString(pattern.Bytes)))
+            {
+                continue; // a header word (property name, scope name, key source type) that a known name happens to equal: plaintext by design
+            }
+
             _report.Findings.Add(new Finding(pattern.Kind, Severity.Critical, entry.FullPath,
                 $"the contents hold {pattern.Label} {hit.Count} time(s), the first at offset {hit.Offset}"));
         }
@@ -240,6 +254,48 @@ internal sealed class ScanState
                     $"{holes.Count} of {sectors} stored sectors are all zeros in an infrastructure-layer file, which writes holes encrypted: damage (reads of them fail with EIO); sectors {AttackAnalyzer.Ranges(holes)}")
                 : new Finding(FindingKinds.Holes, Severity.Info, entry.FullPath,
                     $"{holes.Count} of {sectors} stored sectors are all zeros (holes): the attacker sees where the file is sparse; sectors {AttackAnalyzer.Ranges(holes)}"));
+        }
+    }
+
+    /// <summary>Every property name and string value of a volume header's JSON body (empty when it does not parse).</summary>
+    private static HashSet<string> HeaderVocabulary(string path)
+    {
+        var words = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            var text = File.ReadAllText(path);
+            int end = text.IndexOf("\n#sha256:", StringComparison.Ordinal);
+            Collect(System.Text.Json.Nodes.JsonNode.Parse(end >= 0 ? text[..end] : text), words);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+        }
+
+        return words;
+    }
+
+    private static void Collect(System.Text.Json.Nodes.JsonNode? node, HashSet<string> words)
+    {
+        switch (node)
+        {
+            case System.Text.Json.Nodes.JsonObject obj:
+                foreach (var (name, value) in obj)
+                {
+                    words.Add(name);
+                    Collect(value, words);
+                }
+
+                break;
+            case System.Text.Json.Nodes.JsonArray array:
+                foreach (var item in array)
+                {
+                    Collect(item, words);
+                }
+
+                break;
+            case System.Text.Json.Nodes.JsonValue value when value.TryGetValue<string>(out var text):
+                words.Add(text);
+                break;
         }
     }
 }

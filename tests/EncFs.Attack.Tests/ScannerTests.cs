@@ -210,4 +210,27 @@ public sealed class ScannerTests
         Assert.Equal(Severity.Info, holes.Severity);
         Assert.Contains("sectors 2", holes.Evidence, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AKnownNameEqualToAHeaderWordIsNotALeak()
+    {
+        using var volume = new TestVolume();
+        volume.WriteKnown("currentGeneration", RandomNumberGenerator.GetBytes(10));
+        volume.WriteKnown("infrastructureEncryption", RandomNumberGenerator.GetBytes(10));
+        var report = volume.Attack();
+        Assert.False(report.HasLeak, string.Join("\n", report.Findings));
+    }
+
+    [Fact]
+    public void ReportsProgressUpToTheTotal()
+    {
+        using var volume = new TestVolume();
+        File.WriteAllBytes(Path.Combine(volume.Tree, "noise"), RandomNumberGenerator.GetBytes(3 << 20));
+        var calls = new List<(long Scanned, long Total)>();
+        AttackAnalyzer.Run(new AttackOptions(volume.Backing) { Progress = (scanned, total) => calls.Add((scanned, total)) });
+        Assert.True(calls.Count >= 3, string.Join(", ", calls));
+        Assert.Equal(calls[^1].Total, calls[^1].Scanned);
+        Assert.True(calls[^1].Total > 3 << 20);
+        Assert.Equal(calls.Select(c => c.Scanned).Order(), calls.Select(c => c.Scanned));
+    }
 }

@@ -146,6 +146,80 @@ public sealed partial class EncryptedVolume
         return generation;
     }
 
+    /// <summary>
+    /// Chooses the scope of an entry that holds nothing yet: an empty directory (the default
+    /// scope of what is created inside it, and whether other scopes are denied there) or an
+    /// empty file before its first byte. The parent's deny-override policy applies.
+    /// </summary>
+    public void SetEntryScope(string path, string scopeNameOrId, bool? denyOverride = null)
+    {
+        RequireWritable();
+        var entry = Resolve(path);
+        var status = StatEntry(entry.BackingPath, path);
+        var scope = _keyring.ScopeByNameOrId(scopeNameOrId);
+        CheckScopeAllowed(entry, Guid128.Parse(scope.Id), path);
+        var keys = CurrentKeys(scope);
+        if (status.IsDirectory)
+        {
+            if (Directory.EnumerateFileSystemEntries(entry.BackingPath).Any(e => Path.GetFileName(e) != DirectoryRecord.FileName))
+            {
+                throw new FsException(Errno.ENOTEMPTY, $"'{path}' is not empty: a directory's scope is chosen before anything is created in it");
+            }
+
+            var current = LoadDirectory(entry.BackingPath, path);
+            // A new id, so no cached name of the old record can be mistaken for one of the new.
+            var record = new DirectoryRecord(Guid128.NewRandom(), keys.ScopeId, keys.Generation, denyOverride ?? current.DenyOverride);
+            var bytes = record.Encode(r =>
+            {
+                using var key = keys.DirectoryRecordKey(r.DirectoryId);
+                return key.Span.ToArray();
+            });
+            AtomicFile.Write(Path.Combine(entry.BackingPath, DirectoryRecord.FileName), bytes, 0x1A4);
+            ForgetDirectories(entry.BackingPath);
+        }
+        else if (status.IsRegular)
+        {
+            if (denyOverride is not null)
+            {
+                throw new FsException(Errno.EINVAL, $"'{path}': deny-override applies to directories");
+            }
+
+            ResetEmptyFile(path, keys, new SectorLayout(Header.SectorSize, scope.InfrastructureEncryption));
+        }
+        else
+        {
+            throw new FsException(Errno.EINVAL, $"'{path}': only files and directories have a scope of their own");
+        }
+
+        AuditLog.Write(new AuditEvent("entry-scope", "ok", scope.Name, Detail: $"{path}{(denyOverride is { } deny ? deny ? " (other scopes denied)" : " (other scopes allowed)" : string.Empty)}"));
+    }
+
+    /// <summary>Rewrites the header of an empty file for another scope: a new file id and keys.</summary>
+    private void ResetEmptyFile(string path, ScopeKeys keys, SectorLayout layout)
+    {
+        var header = new FileHeader
+        {
+            FileId = Guid128.NewRandom(),
+            ScopeId = keys.ScopeId,
+            Generation = keys.Generation,
+            SectorShift = System.Numerics.BitOperations.Log2((uint)layout.SectorSize),
+            Infrastructure = layout.Infrastructure,
+        };
+        var bytes = new byte[FileHeader.Size];
+        header.WriteFixedPart(bytes);
+
+        // Through the open node when there is one (a close's RELEASE may still be on its way),
+        // so every handle goes on with the new keys; else straight to the backing file.
+        using var handle = OpenFile(path, FileAccess.ReadWrite);
+        FileNode node;
+        lock (_nodesLock)
+        {
+            node = _nodes[handle.GetStatus().Inode];
+        }
+
+        node.Rekey(new Content.FileCipher(keys, header.FileId, layout), bytes);
+    }
+
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex ScopeNamePattern();
 }

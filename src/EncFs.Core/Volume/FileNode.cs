@@ -16,8 +16,8 @@ internal sealed class FileNode : IDisposable
     private const int MaxSectorsPerChunk = 256;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly SafeFileHandle _handle;
-    private readonly FileCipher _cipher;
-    private readonly byte[] _header;
+    private FileCipher _cipher;
+    private byte[] _header;
     private readonly string _displayPath;
 
     public FileNode(ulong inode, SafeFileHandle handle, bool writable, FileCipher cipher, byte[] header, long size, string displayPath)
@@ -136,6 +136,34 @@ internal sealed class FileNode : IDisposable
     }
 
     public void Sync(bool dataOnly) => BackingFs.Fsync(_handle, dataOnly);
+
+    /// <summary>
+    /// Moves an empty open file to other keys (its scope chosen before the first byte): the new
+    /// header is written and every handle goes on with the new cipher.
+    /// </summary>
+    public void Rekey(FileCipher cipher, byte[] header)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (Size != 0)
+            {
+                cipher.Dispose();
+                throw new FsException(Errno.EBUSY, $"'{_displayPath}' already holds data: its scope was fixed by its first byte");
+            }
+
+            cipher.SealSize(header, 0);
+            BackingFs.WriteAt(_handle, header, 0);
+            BackingFs.Truncate(_handle, FileHeader.Size);
+            var old = _cipher;
+            (_cipher, _header) = (cipher, header);
+            old.Dispose();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
 
     public FileStatus Status() => BackingFs.Stat(_handle) with { Size = Size };
 

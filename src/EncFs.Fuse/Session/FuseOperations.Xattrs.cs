@@ -7,10 +7,18 @@ namespace EncFs.Fuse.Session;
 
 internal sealed partial class FuseOperations
 {
+    /// <summary>Setting these chooses the scope of an empty file or directory (see docs/KEYS.md).</summary>
+    public const string ScopeAttribute = "user.efs.scope", DenyOverrideAttribute = "user.efs.deny-override";
+
     private int SetXattr(in InHeader header, ref RequestReader request)
     {
         var input = request.Read<SetXattrIn>();
         var name = request.ReadName();
+        if (name is ScopeAttribute or DenyOverrideAttribute)
+        {
+            return SetScopeAttribute(header, name, System.Text.Encoding.UTF8.GetString(request.ReadBytes((int)input.Size)).Trim());
+        }
+
         RequireStorableNamespace(name, writing: true);
         _volume.SetXattr(PathOf(header), name, request.ReadBytes((int)input.Size), (XattrMode)(input.Flags & 3));
         return 0;
@@ -21,9 +29,12 @@ internal sealed partial class FuseOperations
         var input = request.Read<GetXattrIn>();
         var name = request.ReadName();
         RequireStorableNamespace(name);
-        var value = name == MountedStatus.AttributeName
-            ? System.Text.Encoding.UTF8.GetBytes(MountedStatus.ToJson(_volume.GetEncryptionStatus(PathOf(header))).ToJsonString())
-            : _volume.GetXattr(PathOf(header), name) ?? throw new FsException(Errno.ENODATA, name);
+        var value = name switch
+        {
+            MountedStatus.AttributeName => System.Text.Encoding.UTF8.GetBytes(MountedStatus.ToJson(_volume.GetEncryptionStatus(PathOf(header))).ToJsonString()),
+            ScopeAttribute => System.Text.Encoding.UTF8.GetBytes(_volume.GetEncryptionStatus(PathOf(header)).ScopeName),
+            _ => _volume.GetXattr(PathOf(header), name) ?? throw new FsException(Errno.ENODATA, name),
+        };
         return ReplySized(value, input.Size, ref reply);
     }
 
@@ -44,6 +55,34 @@ internal sealed partial class FuseOperations
         var name = request.ReadName();
         RequireStorableNamespace(name, writing: true);
         _volume.RemoveXattr(PathOf(header), name);
+        return 0;
+    }
+
+    /// <summary>Only the entry's owner (or root) chooses its scope; the volume checks the rest.</summary>
+    private int SetScopeAttribute(in InHeader header, string name, string value)
+    {
+        var path = PathOf(header);
+        var status = _volume.GetStatus(path);
+        if (header.Uid != 0 && header.Uid != status.Uid)
+        {
+            return (int)Errno.EPERM;
+        }
+
+        if (name == ScopeAttribute)
+        {
+            _volume.SetEntryScope(path, value);
+        }
+        else
+        {
+            bool deny = value switch
+            {
+                "1" or "true" or "yes" => true,
+                "0" or "false" or "no" => false,
+                _ => throw new FsException(Errno.EINVAL, $"{DenyOverrideAttribute} takes 1 or 0, not '{value}'"),
+            };
+            _volume.SetEntryScope(path, _volume.GetEncryptionStatus(path).ScopeId, deny);
+        }
+
         return 0;
     }
 
