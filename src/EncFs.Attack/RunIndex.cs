@@ -17,7 +17,7 @@ public readonly record struct RunMatch(long Offset, KnownRun Known, int Length);
 public sealed class RunIndex
 {
     public const int Window = 16;
-    public const long MaxIndexedWindows = 2 << 20;
+    public const long MaxIndexedWindows = 4 << 20;
     private const ulong Base = 0x100000001B3;
     private static readonly ulong Pow15 = Power(Base, Window - 1);
 
@@ -27,11 +27,11 @@ public sealed class RunIndex
     private readonly List<Func<long, byte[]?>> _readers = [];
     private readonly int _stride;
 
-    public RunIndex(long totalKnownBytes = 0)
+    public RunIndex(long totalKnownBytes = 0, long maxIndexedWindows = MaxIndexedWindows)
     {
-        _stride = (int)Math.Max(1, (totalKnownBytes + MaxIndexedWindows - 1) / MaxIndexedWindows);
+        _stride = (int)Math.Max(1, (totalKnownBytes + maxIndexedWindows - 1) / maxIndexedWindows);
         // About 16 filter bits per indexed window (a 1-in-16 prefilter pass at most), 2^20 to 2^28 bits.
-        long windows = Math.Min(MaxIndexedWindows, totalKnownBytes / _stride);
+        long windows = Math.Min(maxIndexedWindows, totalKnownBytes / _stride);
         _filterBits = Math.Clamp(64 - (int)ulong.LeadingZeroCount((ulong)Math.Max(1, windows * 16)), 20, 28);
         _filter = new ulong[(1 << _filterBits) / 64];
     }

@@ -233,4 +233,20 @@ public sealed class ScannerTests
         Assert.True(calls[^1].Total > 3 << 20);
         Assert.Equal(calls.Select(c => c.Scanned).Order(), calls.Select(c => c.Scanned));
     }
+
+    [Fact]
+    public void ABigKnownSetIsSampledAndStillFindsRunsOfTheGuaranteedLength()
+    {
+        var known = RandomNumberGenerator.GetBytes(10_000);
+        var index = new RunIndex(known.Length, maxIndexedWindows: 1000);
+        index.AddBytes(known);
+        Assert.Equal(25, index.GuaranteedRunLength); // every 10th window
+        Assert.InRange(index.IndexedWindows, 990, 1000);
+        for (int offset = 3000; offset < 3010; offset++)
+        {
+            var data = RandomNumberGenerator.GetBytes(1000);
+            known.AsSpan(offset, 25).CopyTo(data.AsSpan(500));
+            Assert.NotEmpty(index.ScanAll(data));
+        }
+    }
 }
