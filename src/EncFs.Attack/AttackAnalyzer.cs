@@ -31,6 +31,9 @@ public sealed class AttackReport
     public JsonObject Summary { get; } = [];
 
     public bool HasLeak => Findings.Any(f => f.IsLeak);
+
+    /// <summary>Whether there was anything to search for leaks with (--known or --keys).</summary>
+    public bool SearchedForLeaks { get; set; }
 }
 
 /// <summary>
@@ -46,7 +49,7 @@ public static class AttackAnalyzer
     {
         var backing = ValidateVolume(options.Backing, "backing directory", out var header);
         string? earlier = options.Earlier is null ? null : ValidateVolume(options.Earlier, "--earlier copy", out _);
-        var report = new AttackReport();
+        var report = new AttackReport { SearchedForLeaks = options.Known is not null || options.KeysFile is not null };
         var patterns = new PatternMatcher();
         int keyCount = options.KeysFile is null ? 0 : LoadKeys(options.KeysFile, patterns);
         var (runs, knownFiles, knownNames) = options.Known is null ? (new RunIndex(), new List<string>(), 0) : LoadKnown(options.Known, patterns);

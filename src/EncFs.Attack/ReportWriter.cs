@@ -48,9 +48,16 @@ public static class ReportWriter
     public static string Verdict(AttackReport report)
     {
         int leaks = report.Findings.Count(f => f.IsLeak);
-        return leaks == 0
-            ? $"no plaintext, name or key leak found ({report.Findings.Count} findings about what the medium gives away by design)"
-            : $"LEAK: {leaks} plaintext, name or key finding(s)";
+        var others = report.Findings.Where(f => !f.IsLeak).ToList();
+        var rest = others.Count == 0 ? "no other findings" : $"{others.Count} other finding(s), the worst {AttackAnalyzer.Name(others.Max(f => f.Severity))}";
+        if (leaks > 0)
+        {
+            return $"LEAK: {leaks} plaintext, name or key finding(s); {rest}";
+        }
+
+        return report.SearchedForLeaks
+            ? $"no plaintext, name or key leak found; {rest}"
+            : $"no leak searched for (give --known and/or --keys); {rest}";
     }
 
     public static string ToHtml(AttackReport report)
@@ -74,7 +81,7 @@ public static class ReportWriter
         html.Append("<p class=\"verdict\">").Append(E(Verdict(report))).Append("</p>\n<h2>Summary</h2>\n<table>\n");
         foreach (var (key, value) in report.Summary)
         {
-            html.Append("<tr><th>").Append(E(key)).Append("</th><td>").Append(E(value?.ToJsonString())).Append("</td></tr>\n");
+            html.Append("<tr><th>").Append(E(key)).Append("</th><td>").Append(E(value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString())).Append("</td></tr>\n");
         }
 
         html.Append("</table>\n<h2>Findings</h2>\n<table>\n<tr><th>severity</th><th>kind</th><th>path</th><th>evidence</th></tr>\n");

@@ -182,7 +182,8 @@ internal static class ScopeCommand
         }
     }
 
-    private static JsonObject Describe(VolumeHeader header, ScopeRecord scope)
+    /// <summary>One scope as status and scope commands print it.</summary>
+    internal static JsonObject Describe(VolumeHeader header, ScopeRecord scope)
     {
         var key = scope.FindKey(scope.CurrentGeneration);
         return new JsonObject

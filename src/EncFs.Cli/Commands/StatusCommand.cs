@@ -44,23 +44,7 @@ internal static class StatusCommand
     private static JsonObject VolumeStatus(string root)
     {
         var header = BackingInspector.ReadHeader(root);
-        var scopes = new JsonArray();
-        foreach (var scope in header.Scopes)
-        {
-            var key = scope.FindKey(scope.CurrentGeneration);
-            scopes.Add(new JsonObject
-            {
-                ["name"] = scope.Name,
-                ["id"] = scope.Id,
-                ["state"] = scope.State,
-                ["default"] = scope.Id == header.DefaultScope,
-                ["keySource"] = scope.KeySourceType,
-                ["kekId"] = key?.KekId,
-                ["kekVersion"] = key?.KekVersion,
-                ["dekGeneration"] = scope.CurrentGeneration,
-                ["infrastructureEncryption"] = scope.InfrastructureEncryption,
-            });
-        }
+        var scopes = new JsonArray([.. header.Scopes.Select(s => (JsonNode)ScopeCommand.Describe(header, s))]);
 
         return new JsonObject
         {

@@ -23,6 +23,16 @@ public struct FileHeader
 
     public readonly int SectorSize => 1 << SectorShift;
 
+    /// <summary>The header of a new file: a fresh random id, the given scope generation and layout.</summary>
+    public static FileHeader ForNewFile(Guid128 scopeId, int generation, SectorLayout layout) => new()
+    {
+        FileId = Guid128.NewRandom(),
+        ScopeId = scopeId,
+        Generation = generation,
+        SectorShift = System.Numerics.BitOperations.Log2((uint)layout.SectorSize),
+        Infrastructure = layout.Infrastructure,
+    };
+
     /// <summary>Writes bytes 0..47, the authenticated part.</summary>
     public readonly void WriteFixedPart(Span<byte> header)
     {

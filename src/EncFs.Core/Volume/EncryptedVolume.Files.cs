@@ -79,14 +79,7 @@ public sealed partial class EncryptedVolume
         }
 
         var layout = LayoutFor(scope);
-        var header = new FileHeader
-        {
-            FileId = Guid128.NewRandom(),
-            ScopeId = keys.ScopeId,
-            Generation = keys.Generation,
-            SectorShift = System.Numerics.BitOperations.Log2((uint)layout.SectorSize),
-            Infrastructure = layout.Infrastructure,
-        };
+        var header = FileHeader.ForNewFile(keys.ScopeId, keys.Generation, layout);
         var bytes = new byte[FileHeader.Size];
         header.WriteFixedPart(bytes);
         var cipher = new FileCipher(keys, header.FileId, layout);

@@ -197,14 +197,7 @@ public sealed partial class EncryptedVolume
     /// <summary>Rewrites the header of an empty file for another scope: a new file id and keys.</summary>
     private void ResetEmptyFile(string path, ScopeKeys keys, SectorLayout layout)
     {
-        var header = new FileHeader
-        {
-            FileId = Guid128.NewRandom(),
-            ScopeId = keys.ScopeId,
-            Generation = keys.Generation,
-            SectorShift = System.Numerics.BitOperations.Log2((uint)layout.SectorSize),
-            Infrastructure = layout.Infrastructure,
-        };
+        var header = FileHeader.ForNewFile(keys.ScopeId, keys.Generation, layout);
         var bytes = new byte[FileHeader.Size];
         header.WriteFixedPart(bytes);
 
