@@ -92,6 +92,15 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void ExitsOneWhenTheReportCannotBeWritten()
+    {
+        using var volume = new TestVolume();
+        var result = ProcessRunner.Efs("attack", volume.Backing, "--json", Path.Combine(volume.Scratch, "no-such-dir", "r.json"));
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.StartsWith("efs: ", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void HelpDescribesEveryOption()
     {
         var result = ProcessRunner.Efs("attack", "--help");

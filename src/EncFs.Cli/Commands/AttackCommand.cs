@@ -45,6 +45,12 @@ internal static class AttackCommand
             {
                 throw new UsageException(e.Message, e);
             }
+            catch (Exception e) when (e is not (UsageException or IOException or UnauthorizedAccessException or OutOfMemoryException))
+            {
+                // Anything unexpected is a failure of the tool (exit 1), never mistaken for "no leak".
+                Console.Error.WriteLine($"efs: attack failed: {e.GetType().Name}: {e.Message}");
+                return ExitCodes.Failure;
+            }
 
             progress.Done();
             if (result.GetValue(json) is { } jsonFile)

@@ -20,9 +20,23 @@ public static class PlatformKeySource
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>The keystore directory: --keystore, else $EFS_KEYSTORE, else /var/lib/efs/keystore.</summary>
+    /// <summary>
+    /// The keystore directory: --keystore, else $EFS_KEYSTORE, else /var/lib/efs/keystore for
+    /// root and $XDG_DATA_HOME/efs/keystore (~/.local/share/efs/keystore) for other users.
+    /// </summary>
     public static string ResolveKeystore(string? requested) =>
-        Path.GetFullPath(requested ?? Environment.GetEnvironmentVariable(KeystoreVariable) ?? DefaultKeystore);
+        Path.GetFullPath(requested ?? Environment.GetEnvironmentVariable(KeystoreVariable) ?? UserDefault());
+
+    private static string UserDefault()
+    {
+        if (Environment.UserName == "root" || !OperatingSystem.IsLinux())
+        {
+            return DefaultKeystore;
+        }
+
+        var data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        return Path.Combine(string.IsNullOrEmpty(data) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share") : data, "efs", "keystore");
+    }
 
     /// <summary>Generates a KEK, stores it in the keystore and describes where it is.</summary>
     public static (JsonObject Descriptor, LocalKek Kek) Create(string keystore, string backingDir)
