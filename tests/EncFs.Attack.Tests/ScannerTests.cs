@@ -18,6 +18,11 @@ public sealed class ScannerTests
         var data = RandomNumberGenerator.GetBytes(3 * 4096);
         known.AsSpan(1234, 16).CopyTo(data.AsSpan(4096 - 7)); // straddles the first 4096-byte chunk boundary
 
+        // The bytes around the run differ from the known file's, so the run is exactly 16 bytes
+        // (a random neighbour equal to the known one would extend it to 17, one time in 128).
+        data[4096 - 8] = (byte)~known[1233];
+        data[4096 - 7 + 16] = (byte)~known[1250];
+
         var matches = new List<RunMatch>();
         int carry = 0;
         var buffer = new byte[15 + 4096];

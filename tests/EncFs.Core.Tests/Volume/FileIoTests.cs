@@ -140,6 +140,32 @@ public class FileIoTests
         }
     }
 
+    /// <summary>Writes and reads larger than one 256-sector chunk, unaligned, split across chunks.</summary>
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void Large_unaligned_writes_and_reads_span_chunks(int sectorSize, bool infrastructure)
+    {
+        using var test = TestVolume.Create(sectorSize, infrastructure);
+        var random = new Random(11);
+        var before = new byte[(600 * sectorSize) + 123];
+        random.NextBytes(before);
+        test.WriteFile("/big", before);
+        var data = new byte[(300 * sectorSize) + 77];
+        random.NextBytes(data);
+        int offset = (100 * sectorSize) + 5;
+        using (var handle = test.Volume.OpenFile("/big", FileAccess.ReadWrite))
+        {
+            handle.Write(offset, data);
+            var window = new byte[(257 * sectorSize) + 9];
+            Assert.Equal(window.Length, handle.Read(offset - 3, window));
+            var expectedWindow = before.AsSpan(offset - 3, 3).ToArray().Concat(data).Take(window.Length).ToArray();
+            AssertSame(expectedWindow, window, "read across chunks");
+        }
+
+        data.CopyTo(before, offset);
+        AssertSame(before, test.ReadFile("/big"), "whole file");
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public void Appends_accumulate(int sectorSize, bool infrastructure)
