@@ -100,6 +100,13 @@ internal sealed partial class FuseOperations : IDisposable
             _logger.LogError(e, "{Opcode} failed", header.Opcode);
             return (int)(e is UnauthorizedAccessException ? Errno.EACCES : Errno.EIO);
         }
+#pragma warning disable CA1031 // Any other failure is a bug; the caller still gets an answer, never a hang.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _logger.LogError(e, "{Opcode} failed unexpectedly", header.Opcode);
+            return (int)Errno.EIO;
+        }
     }
 
     public void Dispose()
