@@ -39,6 +39,15 @@ internal static partial class Native
             BinaryPrimitives.ReadUInt32LittleEndian(span[16..]));
     }
 
+    /// <summary>The inode number of an entry (symlinks not followed), or null when it cannot be stat'ed.</summary>
+    public static unsafe ulong? Inode(string path)
+    {
+        byte* buffer = stackalloc byte[256];
+        return Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0
+            ? null
+            : BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(buffer, 256)[32..]);
+    }
+
     /// <summary>Every extended attribute of an entry (names as raw bytes, values), symlinks not followed.</summary>
     public static unsafe List<(byte[] Name, byte[] Value)> Xattrs(string path)
     {

@@ -1,7 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Security.Cryptography;
 using EncFs.Attack;
 using EncFs.Cli.Infrastructure;
+using EncFs.Core.Keys;
+using EncFs.Core.Volume;
+using EncFs.Keys.Provided;
 
 namespace EncFs.Cli.Commands;
 
@@ -22,12 +26,23 @@ internal static class AttackCommand
         var json = new Option<string?>("--json") { Description = "Write the findings as JSON to this file ({findings:[{kind,severity,path,evidence}], summary})" };
         var html = new Option<string?>("--html") { Description = "Write a self-contained HTML report to this file" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No table on the terminal, only the verdict" };
-        var command = new Command("attack", "Examine a backing directory as an attacker holding the medium would: plaintext, name and key leaks, randomness, structure, snapshot changes (exit 3 on a leak)")
+        var tamper = new Option<bool>("--tamper")
         {
-            backing, known, earlier, keys, json, html, quiet,
+            Description = "Also tamper with scratch copies (bit flip, sector swaps, truncation, rollback to --earlier, a foreign header) and report what reads with the right key return; needs the credentials (--key-file, --passphrase-file, --keystore)",
         };
+        var credentials = new CredentialOptions();
+        var command = new Command("attack", "Examine a backing directory as an attacker holding the medium would: plaintext, name and key leaks, randomness, structure, snapshot changes, and with --tamper active tampering on scratch copies (exit 3 on a leak)")
+        {
+            backing, known, earlier, keys, json, html, quiet, tamper,
+        };
+        credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
+            if (!result.GetValue(tamper) && (result.GetValue(credentials.KeyFile) ?? result.GetValue(credentials.PassphraseFile) ?? result.GetValue(credentials.Keystore) ?? result.GetValue(credentials.PinFile)) is not null)
+            {
+                throw new UsageException("credentials are used only with --tamper: the passive attack never reads a key");
+            }
+
             var progress = new ProgressPrinter();
             var options = new AttackOptions(result.GetRequiredValue(backing))
             {
@@ -40,6 +55,15 @@ internal static class AttackCommand
             try
             {
                 report = AttackAnalyzer.Run(options);
+                if (result.GetValue(tamper))
+                {
+                    using var keySource = credentials.KeySource(result);
+                    Tampering.Run(report, new TamperOptions(options.Backing, keySource, CreateForeignVolume) { Earlier = options.Earlier });
+                }
+            }
+            catch (KeyAccessException e)
+            {
+                throw new UsageException("--tamper: the volume cannot be opened with the credentials given: " + e.Message, e);
             }
             catch (AttackInputException e)
             {
@@ -64,9 +88,28 @@ internal static class AttackCommand
             }
 
             Console.Write(result.GetValue(quiet) ? ReportWriter.Verdict(report) + Environment.NewLine : ReportWriter.ToTable(report));
-            return report.HasLeak ? Leak : ExitCodes.Ok;
+            bool tamperBug = report.Findings.Any(f => f.Kind == Tampering.Kind && f.Severity >= Severity.High);
+            return report.HasLeak || tamperBug ? Leak : ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>A throwaway volume under a random provided key: its header replaces the examined volume's in a scratch copy.</summary>
+    private static void CreateForeignVolume(string directory, VolumeCreateOptions options)
+    {
+        var key = RandomNumberGenerator.GetBytes(ProvidedKeySource.KeySize);
+        try
+        {
+            var (descriptor, kek) = ProvidedKeySource.Create(key);
+            using (kek)
+            {
+                EncryptedVolume.Create(directory, options, descriptor, kek);
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
     }
 
     /// <summary>Bytes scanned / total on stderr every few seconds, for long scans only.</summary>
