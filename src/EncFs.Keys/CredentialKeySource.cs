@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using EncFs.Core.Format;
 using EncFs.Core.Keys;
+using Azure.Core;
 using EncFs.Crypto;
+using EncFs.Keys.AzureKeyVault;
 using EncFs.Keys.Local;
 using EncFs.Keys.Passphrase;
 using EncFs.Keys.Pkcs11;
@@ -57,6 +59,11 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         if (scope.KeySourceType == Pkcs11KeySource.Type)
         {
             return OpenPkcs11(scope, descriptor);
+        }
+
+        if (scope.KeySourceType == AzureKeyVaultKeySource.Type)
+        {
+            return OpenAzureKeyVault(scope);
         }
 
         if (_cache.TryGetValue(descriptor, out var cached))
@@ -126,6 +133,37 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         catch (KeyAccessException e)
         {
             throw new KeyAccessException($"scope '{scope.Name}' (key source {uri}): {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The credential for azure-kv scopes; default <see cref="Azure.Identity.DefaultAzureCredential"/>
+    /// (environment, workload or managed identity, Azure CLI, ...), made when a scope needs it.
+    /// </summary>
+    public TokenCredential? AzureCredential { get; init; }
+
+    /// <summary>Pipeline options for azure-kv scopes (retries, timeout, transport); default ones when null.</summary>
+    public KeyVaultClientOptions? AzureKeyVaultOptions { get; init; }
+
+    private TokenCredential? _defaultAzureCredential;
+
+    /// <summary>A Key Vault KEK stays in its vault: each call asks the vault for the key's current version.</summary>
+    private KeyVaultKek OpenAzureKeyVault(ScopeRecord scope)
+    {
+        var url = scope.KeySource["keyUrl"]?.GetValue<string>() ?? "(no keyUrl)";
+        var credential = AzureCredential
+            ?? LazyInitializer.EnsureInitialized(ref _defaultAzureCredential, AzureKeyVaultKeySource.DefaultCredential);
+        try
+        {
+            return AzureKeyVaultKeySource.Open(scope.KeySource, credential, AzureKeyVaultOptions);
+        }
+        catch (WrongKeyException e)
+        {
+            throw new WrongKeyException($"scope '{scope.Name}' (key source azure-kv:{url}): {e.Message}", e);
+        }
+        catch (KeyAccessException e)
+        {
+            throw new KeyAccessException($"scope '{scope.Name}' (key source azure-kv:{url}): {e.Message}", e);
         }
     }
 
