@@ -120,6 +120,11 @@ internal static class MountCommand
             }
         }
 
+        if (result.GetValue(credentials.Keystore) is { } keystore)
+        {
+            arguments.AddRange(["--keystore", Path.GetFullPath(keystore)]);
+        }
+
         if (result.GetValue(credentials.PinFile) is { } pinFile)
         {
             // The PKCS#11 PIN: a file is passed on by name; '-' is read here and handed over on stdin.
