@@ -6,26 +6,46 @@ namespace EncFs.Crypto;
 /// Owns the bytes of one secret key.
 /// </summary>
 /// <remarks>
-/// The bytes live in a pinned array so the garbage collector never moves them and leaves
-/// stale copies behind in memory it has compacted; <see cref="Dispose"/> overwrites them
-/// with zeros. This narrows, but cannot close, the window in which a key is readable from a
+/// The bytes live in pinned memory so the garbage collector never moves them and leaves
+/// stale copies behind in memory it has compacted; keys of up to 64 bytes live in a region
+/// locked in RAM and excluded from core dumps (<see cref="LockedKeyArena"/>) when the system
+/// permits. <see cref="Dispose"/> overwrites them with zeros. This narrows, but cannot close, the window in which a key is readable from a
 /// memory dump: the platform cipher objects built from a key hold their own (native) copy.
 /// Not thread-safe with respect to <see cref="Dispose"/>: do not dispose while another thread
 /// still reads <see cref="Span"/>.
 /// </remarks>
 public sealed class SecretKey : IDisposable
 {
-    private readonly byte[] _bytes;
+    private readonly byte[] _memory;
+    private readonly int _offset;
+    private readonly int _length;
+    private readonly bool _inArena;
     private bool _disposed;
 
     private SecretKey(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-        _bytes = GC.AllocateArray<byte>(length, pinned: true);
+        _length = length;
+        _offset = length <= LockedKeyArena.SlotSize ? LockedKeyArena.Rent() : -1;
+        _inArena = _offset >= 0;
+        if (_inArena)
+        {
+            _memory = LockedKeyArena.Buffer;
+        }
+        else
+        {
+            _memory = GC.AllocateArray<byte>(length, pinned: true);
+            _offset = 0;
+        }
     }
 
     /// <summary>Number of key bytes (still available after disposal).</summary>
-    public int Length => _bytes.Length;
+    public int Length => _length;
+
+    /// <summary>Whether the bytes sit in memory locked against swapping (see <see cref="LockedKeyArena"/>).</summary>
+    public bool IsLocked => _inArena && LockedKeyArena.IsLocked;
+
+    private Span<byte> Bytes => _memory.AsSpan(_offset, _length);
 
     /// <summary>The key bytes.</summary>
     /// <exception cref="ObjectDisposedException">The key has been disposed (and zeroed).</exception>
@@ -34,7 +54,7 @@ public sealed class SecretKey : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _bytes;
+            return Bytes;
         }
     }
 
@@ -48,7 +68,7 @@ public sealed class SecretKey : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _bytes;
+            return Bytes;
         }
     }
 
@@ -56,7 +76,7 @@ public sealed class SecretKey : IDisposable
     public static SecretKey Generate(int length)
     {
         var key = new SecretKey(length);
-        RandomNumberGenerator.Fill(key._bytes);
+        RandomNumberGenerator.Fill(key.Bytes);
         return key;
     }
 
@@ -64,7 +84,7 @@ public sealed class SecretKey : IDisposable
     public static SecretKey Copy(ReadOnlySpan<byte> bytes)
     {
         var key = new SecretKey(bytes.Length);
-        bytes.CopyTo(key._bytes);
+        bytes.CopyTo(key.Bytes);
         return key;
     }
 
@@ -79,11 +99,20 @@ public sealed class SecretKey : IDisposable
     public string ToHex()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return Convert.ToHexStringLower(_bytes);
+        return Convert.ToHexStringLower(Bytes);
     }
+
+    /// <summary>A key nobody disposed is still wiped, and its locked slot given back.</summary>
+    ~SecretKey() => Wipe();
 
     /// <summary>Zeroes the key bytes. Idempotent.</summary>
     public void Dispose()
+    {
+        Wipe();
+        GC.SuppressFinalize(this);
+    }
+
+    private void Wipe()
     {
         if (_disposed)
         {
@@ -91,7 +120,11 @@ public sealed class SecretKey : IDisposable
         }
 
         _disposed = true;
-        CryptographicOperations.ZeroMemory(_bytes);
+        CryptographicOperations.ZeroMemory(Bytes);
+        if (_inArena)
+        {
+            LockedKeyArena.Return(_offset);
+        }
     }
 
     /// <inheritdoc/>
