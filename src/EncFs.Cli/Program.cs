@@ -19,6 +19,7 @@ public static class Program
             ScopeCommand.Create(),
             KeyCommand.Create(),
             ImportCommand.Create(),
+            ServiceCommand.Create(),
             AttackCommand.Create(),
         };
         var result = root.Parse(args);

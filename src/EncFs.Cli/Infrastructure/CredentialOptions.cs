@@ -41,26 +41,7 @@ internal sealed class CredentialOptions
         var path = result.GetValue(PassphraseFile);
         if (path is not null)
         {
-            var bytes = ReadSecretFile(path, "passphrase");
-            int length = bytes.Length;
-            while (length > 0 && bytes[length - 1] is (byte)'\n' or (byte)'\r')
-            {
-                length--;
-            }
-
-            try
-            {
-                if (length == 0)
-                {
-                    throw new UsageException($"the passphrase file '{path}' is empty");
-                }
-
-                return SecretKey.Copy(bytes.AsSpan(0, length));
-            }
-            finally
-            {
-                System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
-            }
+            return SecretFiles.Line(ReadSecretFile(path, "passphrase"), "passphrase", path);
         }
 
         return Console.IsInputRedirected ? null : Prompt(interactiveConfirm);
@@ -74,34 +55,7 @@ internal sealed class CredentialOptions
             return null;
         }
 
-        var bytes = ReadSecretFile(path, "key");
-        try
-        {
-            if (bytes.Length == 32)
-            {
-                return SecretKey.Copy(bytes);
-            }
-
-            var text = Encoding.ASCII.GetString(bytes).Trim();
-            if (text.Length == 64 && text.All(Uri.IsHexDigit))
-            {
-                var key = Convert.FromHexString(text);
-                try
-                {
-                    return SecretKey.Copy(key);
-                }
-                finally
-                {
-                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
-                }
-            }
-
-            throw new UsageException($"the key file '{path}' must hold 64 hex digits or 32 raw bytes");
-        }
-        finally
-        {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
-        }
+        return SecretFiles.ProvidedKey(ReadSecretFile(path, "key"), path);
     }
 
     /// <summary>

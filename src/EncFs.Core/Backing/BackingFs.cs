@@ -125,6 +125,16 @@ internal static class BackingFs
         }
     }
 
+    /// <summary>syncfs(2): everything written to the filesystem holding <paramref name="path"/> reaches the disk.</summary>
+    public static void SyncFileSystem(string path)
+    {
+        using var handle = Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY);
+        if (Libc.Syncfs((int)handle.DangerousGetHandle()) != 0)
+        {
+            throw FsException.FromLastError("syncfs", path);
+        }
+    }
+
     public static void FsyncDirectory(string path)
     {
         using var handle = Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY);

@@ -30,6 +30,9 @@ internal static partial class Libc
     [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(int fd);
 
+    [LibraryImport(Lib, EntryPoint = "syncfs", SetLastError = true)]
+    public static partial int Syncfs(int fd);
+
     [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
     public static partial int Fdatasync(int fd);
 

@@ -177,6 +177,19 @@ public sealed partial class EncryptedVolume : IDisposable
         }
 
         _recordSync.Dispose();
+        if (!ReadOnly)
+        {
+            // Closing a volume is a durability point, as unmounting a local filesystem is.
+            try
+            {
+                BackingFs.SyncFileSystem(BackingDirectory);
+            }
+            catch (FsException e)
+            {
+                _logger.LogError("Final sync of {Backing} failed: {Reason}", BackingDirectory, e.Message);
+            }
+        }
+
         _keyring.Dispose();
         _lock?.Dispose();
     }

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using EncFs.Fuse.Tests.Support;
+
+namespace EncFs.Fuse.Tests.Service;
+
+/// <summary>The real `efs service` process with a config of two volumes.</summary>
+public sealed class ServiceTests
+{
+    [Fact]
+    public void MountsBothServesThemAndUnmountsCleanlyOnSigterm()
+    {
+        using var setup = new Setup(secondKeyIsRight: true);
+        using (var service = setup.Start())
+        {
+            setup.WaitMounted(0, 1);
+            File.WriteAllText(Path.Combine(setup.MountPoint(0), "a.txt"), "first volume");
+            File.WriteAllText(Path.Combine(setup.MountPoint(1), "b.txt"), "second volume");
+            service.Signal("TERM");
+            Assert.True(service.Process.WaitForExit(30_000), "the service did not stop on SIGTERM");
+            Assert.Equal(0, service.Process.ExitCode);
+            Assert.False(Mounts.IsMounted(setup.MountPoint(0)));
+            Assert.False(Mounts.IsMounted(setup.MountPoint(1)));
+            Assert.Contains("All volumes unmounted", service.Log, StringComparison.Ordinal);
+        }
+
+        // The locks are released and the data is there.
+        using var again = setup.Start();
+        setup.WaitMounted(0, 1);
+        Assert.Equal("first volume", File.ReadAllText(Path.Combine(setup.MountPoint(0), "a.txt")));
+        Assert.Equal("second volume", File.ReadAllText(Path.Combine(setup.MountPoint(1), "b.txt")));
+    }
+
+    [Fact]
+    public void AVolumeWithAWrongKeyDoesNotStopTheOther()
+    {
+        using var setup = new Setup(secondKeyIsRight: false);
+        using var service = setup.Start();
+        setup.WaitMounted(0);
+        File.WriteAllText(Path.Combine(setup.MountPoint(0), "ok.txt"), "served");
+        Assert.Equal("served", File.ReadAllText(Path.Combine(setup.MountPoint(0), "ok.txt")));
+        Thread.Sleep(1500);
+        Assert.False(Mounts.IsMounted(setup.MountPoint(1)));
+        Assert.Contains("Volume two", service.Log, StringComparison.Ordinal);
+        Assert.Contains("wrong passphrase or key; retrying", service.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KilledServiceIsRestartedOverItsStaleMountsWithSyncedDataIntact()
+    {
+        using var setup = new Setup(secondKeyIsRight: true);
+        using (var service = setup.Start())
+        {
+            setup.WaitMounted(0, 1);
+            using (var file = new FileStream(Path.Combine(setup.MountPoint(0), "durable"), FileMode.CreateNew))
+            {
+                file.Write("synced before the crash"u8);
+                file.Flush(flushToDisk: true);
+            }
+
+            service.Signal("KILL");
+            Assert.True(service.Process.WaitForExit(10_000));
+            Assert.True(Mounts.IsMounted(setup.MountPoint(0)), "a killed service leaves its mounts stale");
+        }
+
+        using var restarted = setup.Start();
+        setup.WaitMounted(0, 1);
+        Assert.Equal("synced before the crash", File.ReadAllText(Path.Combine(setup.MountPoint(0), "durable")));
+        Assert.Contains("stale mount", restarted.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MalformedConfigNamesTheKeyAndMountsNothing()
+    {
+        using var scratch = new ScratchDirectory();
+        var config = Path.Combine(scratch.Path, "bad.json");
+        File.WriteAllText(config, """{ "volumes": [ { "name": "x", "backing": "relative/path", "mountPoint": "/tmp" } ] }""");
+        var result = ProcessRunner.Efs("service", "--config", config);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("volumes[0].backing = 'relative/path'", result.Stderr, StringComparison.Ordinal);
+
+        File.WriteAllText(config, """{ "volumes": [ { "name": "x", "backing": "/a", "mountPoint": "/b", "colour": "blue" } ] }""");
+        var unknown = ProcessRunner.Efs("service", "--config", config);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("colour", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    private sealed class Setup : IDisposable
+    {
+        private readonly ScratchDirectory _scratch = new();
+
+        public Setup(bool secondKeyIsRight)
+        {
+            File.WriteAllText(P("k1"), new string('1', 64));
+            File.WriteAllText(P("k2"), new string('2', 64));
+            foreach (var i in new[] { 0, 1 })
+            {
+                Directory.CreateDirectory(MountPoint(i));
+                ProcessRunner.Efs("init", P($"v{i}"), "--key-file", P($"k{i + 1}")).EnsureSuccess();
+            }
+
+            var secondKey = secondKeyIsRight ? P("k2") : P("k1");
+            File.WriteAllText(P("config.json"), $$"""
+                {
+                  "volumes": [
+                    { "name": "one", "backing": "{{P("v0")}}", "mountPoint": "{{MountPoint(0)}}", "keyFile": "{{P("k1")}}" },
+                    { "name": "two", "backing": "{{P("v1")}}", "mountPoint": "{{MountPoint(1)}}", "keyFile": "{{secondKey}}" }
+                  ],
+                  "retrySeconds": 0.5,
+                  "maxRetrySeconds": 2
+                }
+                """);
+        }
+
+        public string MountPoint(int i) => P($"m{i}");
+
+        public RunningService Start() => new(P("config.json"), P($"service-{Guid.NewGuid():N}.log"));
+
+        public void WaitMounted(params int[] volumes)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!volumes.All(i => Mounts.IsMounted(MountPoint(i)) && !FuseStale(MountPoint(i))))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "volumes not mounted in time");
+                Thread.Sleep(100);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var i in new[] { 0, 1 })
+            {
+                ProcessRunner.Run("umount", ["-l", MountPoint(i)]);
+            }
+
+            _scratch.Dispose();
+        }
+
+        private static bool FuseStale(string mountPoint)
+        {
+            try
+            {
+                _ = Directory.GetFileSystemEntries(mountPoint);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+        }
+
+        private string P(string name) => Path.Combine(_scratch.Path, name);
+    }
+
+    private sealed class RunningService : IDisposable
+    {
+        private readonly string _logPath;
+
+        public RunningService(string config, string logPath)
+        {
+            _logPath = logPath;
+            var info = new ProcessStartInfo("bash", ["-c", $"exec dotnet '{ProcessRunner.EfsDll}' service --config '{config}' > '{logPath}' 2>&1"]) { UseShellExecute = false };
+            Process = Process.Start(info)!;
+        }
+
+        public Process Process { get; }
+
+        public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : string.Empty;
+
+        public void Signal(string signal) => ProcessRunner.Run("kill", [$"-{signal}", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]).EnsureSuccess();
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Signal("TERM");
+                if (!Process.WaitForExit(30_000))
+                {
+                    Process.Kill();
+                }
+            }
+
+            Process.Dispose();
+        }
+    }
+}
