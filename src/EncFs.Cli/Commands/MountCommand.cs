@@ -159,7 +159,7 @@ internal static class MountCommand
         info.ArgumentList.Add(self);
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
         {
-            info.ArgumentList.Add(typeof(MountCommand).Assembly.Location);
+            info.ArgumentList.Add(Environment.GetCommandLineArgs()[0]); // the entry assembly, under the dotnet host
         }
 
         foreach (var argument in arguments)
