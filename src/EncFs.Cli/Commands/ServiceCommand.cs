@@ -30,6 +30,7 @@ internal static class ServiceCommand
             ProcessHardening.MakeNonDumpable();
             var builder = Host.CreateApplicationBuilder();
             builder.Services.AddSystemd();
+            builder.Services.AddWindowsService(o => o.ServiceName = "EncFs");
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(o =>
             {
