@@ -4,6 +4,7 @@ using EncFs.Cli.Infrastructure;
 using EncFs.Core.Format;
 using EncFs.Core.Keys;
 using EncFs.Core.Volume;
+using EncFs.Keys.AzureKeyVault;
 using EncFs.Keys.Hardening;
 using EncFs.Keys.Passphrase;
 using EncFs.Keys.Pkcs11;
@@ -20,7 +21,7 @@ internal static class InitCommand
         var backing = new Argument<string>("backing") { Description = "The backing directory (missing or empty) that will hold the encrypted files" };
         var keySource = new Option<string?>("--key-source")
         {
-            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore), passphrase (Argon2id), provided (a raw 256-bit key given at every mount) or pkcs11:<RFC 7512 URI> (an AES-256 key inside an HSM token, e.g. 'pkcs11:token=T;object=efs-kek?module-path=/usr/lib/softhsm/libsofthsm2.so' with --pin-file; see docs/KEYS.md). Default: passphrase with --passphrase-file, provided with --key-file, else platform",
+            Description = "Where the default scope's KEK comes from: platform (a key kept in this machine's keystore), passphrase (Argon2id), provided (a raw 256-bit key given at every mount), pkcs11:<RFC 7512 URI> (an AES-256 key inside an HSM token, e.g. 'pkcs11:token=T;object=efs-kek?module-path=/usr/lib/softhsm/libsofthsm2.so' with --pin-file; see docs/KEYS.md) or azure-kv:https://<vault>/keys/<name> (a Key Vault or Managed HSM key, reached with DefaultAzureCredential). Default: passphrase with --passphrase-file, provided with --key-file, else platform",
         };
         keySource.Validators.Add(Pkcs11KeySourceOption.ValidateKeySource);
         var sectorSize = new Option<int>("--sector-size")
@@ -56,6 +57,7 @@ internal static class InitCommand
                 ProvidedKeySource.Type => CreateProvided(credentials, result),
                 PassphraseKeySource.Type => CreatePassphrase(credentials, result),
                 _ when Pkcs11KeySourceOption.IsPkcs11(source) => Pkcs11KeySourceOption.Create(credentials, result, source, out pkcs11Generated),
+                _ when KeyVaultKeySourceOption.IsAzureKeyVault(source) => KeyVaultKeySourceOption.Create(source),
                 _ => CreatePlatform(credentials, result, dir),
             };
             bool layered = result.GetValue(infrastructure);
@@ -86,7 +88,9 @@ internal static class InitCommand
                     ["volumeId"] = header.VolumeId,
                     ["sectorSize"] = header.SectorSize,
                     ["defaultScope"] = header.GetDefaultScope().Name,
-                    ["keySource"] = Pkcs11KeySourceOption.IsPkcs11(source) ? descriptor["uri"]?.GetValue<string>() : source,
+                    ["keySource"] = Pkcs11KeySourceOption.IsPkcs11(source) ? descriptor["uri"]?.GetValue<string>()
+                        : KeyVaultKeySourceOption.IsAzureKeyVault(source) ? KeyVaultKeySourceOption.Prefix + descriptor["keyUrl"]?.GetValue<string>()
+                        : source,
                     ["infrastructureEncryption"] = layered,
                 };
                 Console.WriteLine(output.ToJsonString());
@@ -95,7 +99,7 @@ internal static class InitCommand
             {
                 Console.WriteLine($"Created volume {header.VolumeId} in {dir}");
                 Console.WriteLine($"  data cipher: AES-256-XTS, {header.SectorSize}-byte sectors; infrastructure layer: {(layered ? "ChaCha20-Poly1305" : "off")}");
-                Console.WriteLine($"  default scope '{header.GetDefaultScope().Name}', KEK from {(Pkcs11KeySourceOption.IsPkcs11(source) ? Pkcs11KeySource.Type : source)}{detail}");
+                Console.WriteLine($"  default scope '{header.GetDefaultScope().Name}', KEK from {(Pkcs11KeySourceOption.IsPkcs11(source) ? Pkcs11KeySource.Type : KeyVaultKeySourceOption.IsAzureKeyVault(source) ? AzureKeyVaultKeySource.Type : source)}{detail}");
             }
 
             return ExitCodes.Ok;

@@ -23,7 +23,7 @@ internal static class KeyCommand
         var volume = new Argument<string>("volume") { Description = "The volume's backing directory (unmounted)" };
         var scope = new Option<string?>("--scope") { Description = "Scope name or id (default: the default scope)" };
         var newDek = new Option<bool>("--new-dek") { Description = "Start a new DEK generation for new files instead of changing the KEK" };
-        var keySource = new Option<string?>("--key-source") { Description = "The new KEK's source: platform, passphrase (--new-passphrase-file), provided (--new-key-file) or pkcs11:<uri> (a new key object); default: the scope's current one" };
+        var keySource = new Option<string?>("--key-source") { Description = "The new KEK's source: platform, passphrase (--new-passphrase-file), provided (--new-key-file), pkcs11:<uri> (a new key object) or azure-kv:<key URL>; default: the scope's current one" };
         keySource.Validators.Add(Pkcs11KeySourceOption.ValidateKeySource);
         var newPassphrase = new Option<string?>("--new-passphrase-file") { Description = "The new passphrase" };
         var newKey = new Option<string?>("--new-key-file") { Description = "The new provided key (64 hex digits)" };
@@ -53,6 +53,12 @@ internal static class KeyCommand
                 if (source == Keys.Pkcs11.Pkcs11KeySource.Type)
                 {
                     throw new UsageException("give the new HSM key explicitly: --key-source pkcs11:<uri of the new key object> (and --pin-file)");
+                }
+
+                if (source == Keys.AzureKeyVault.AzureKeyVaultKeySource.Type)
+                {
+                    // The same Key Vault key: re-wrap with its current version (rotate it in the vault first).
+                    source = KeyVaultKeySourceOption.Prefix + record.KeySource["keyUrl"]?.GetValue<string>();
                 }
 
                 var (descriptor, kek) = ScopeCommand.NewKeySource(result, source, newPassphrase, newKey, credentials, dir);

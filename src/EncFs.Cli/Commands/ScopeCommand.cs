@@ -48,7 +48,7 @@ internal static class ScopeCommand
         var name = new Argument<string>("name") { Description = "The new scope's name" };
         var keySource = new Option<string>("--key-source")
         {
-            Description = "The new scope's KEK: platform (default), passphrase (--new-passphrase-file), provided (--new-key-file) or pkcs11:<uri> (--pin-file)",
+            Description = "The new scope's KEK: platform (default), passphrase (--new-passphrase-file), provided (--new-key-file), pkcs11:<uri> (--pin-file) or azure-kv:https://<vault>/keys/<name> (DefaultAzureCredential)",
             DefaultValueFactory = _ => PlatformKeySource.Type,
         };
         keySource.Validators.Add(Pkcs11KeySourceOption.ValidateKeySource);
@@ -149,6 +149,12 @@ internal static class ScopeCommand
         if (Pkcs11KeySourceOption.IsPkcs11(source))
         {
             var (descriptor, kek, _) = Pkcs11KeySourceOption.Create(credentials, result, source, out _);
+            return (descriptor, kek);
+        }
+
+        if (KeyVaultKeySourceOption.IsAzureKeyVault(source))
+        {
+            var (descriptor, kek, _) = KeyVaultKeySourceOption.Create(source);
             return (descriptor, kek);
         }
 

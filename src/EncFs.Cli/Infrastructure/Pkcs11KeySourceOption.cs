@@ -18,7 +18,7 @@ internal static class Pkcs11KeySourceOption
 {
     public static bool IsPkcs11(string source) => source.StartsWith(Pkcs11Uri.Scheme, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>platform, passphrase, provided or pkcs11:&lt;RFC 7512 URI&gt;.</summary>
+    /// <summary>platform, passphrase, provided, pkcs11:&lt;RFC 7512 URI&gt; or azure-kv:&lt;key URL&gt;.</summary>
     public static void ValidateKeySource(OptionResult option)
     {
         var value = option.Tokens.Count > 0 ? option.Tokens[^1].Value : null;
@@ -27,9 +27,16 @@ internal static class Pkcs11KeySourceOption
             return;
         }
 
-        if (!IsPkcs11(value))
+        if (KeyVaultKeySourceOption.IsAzureKeyVault(value))
         {
-            option.AddError($"--key-source '{value}' is none of platform, passphrase, provided, pkcs11:<uri>");
+            if (KeyVaultKeySourceOption.Validate(value) is { } keyUrlError)
+            {
+                option.AddError(keyUrlError);
+            }
+        }
+        else if (!IsPkcs11(value))
+        {
+            option.AddError($"--key-source '{value}' is none of platform, passphrase, provided, pkcs11:<uri>, azure-kv:https://<vault>/keys/<name>");
         }
         else if (!Pkcs11Uri.TryParse(value, out _, out var error))
         {

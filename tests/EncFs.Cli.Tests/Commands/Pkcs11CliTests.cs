@@ -157,7 +157,7 @@ public sealed class Pkcs11CliTests
     }
 
     private static ProcessResult Efs(string conf, string? stdin, params string[] arguments) =>
-        ProcessRunner.Run("env", [$"SOFTHSM2_CONF={conf}", "dotnet", Path.Combine(AppContext.BaseDirectory, "efs.dll"), .. arguments], stdin);
+        ProcessRunner.Run("env", [$"SOFTHSM2_CONF={conf}", "dotnet", ProcessRunner.EfsDll, .. arguments], stdin);
 
     private static string Run(string conf, string tool, params string[] arguments)
     {

@@ -10,7 +10,11 @@ public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs real processes: the efs command as built, and the independent oracles.</summary>
 public static class ProcessRunner
 {
-    public static ProcessResult Run(string fileName, IEnumerable<string> arguments, string? stdin = null, TimeSpan? timeout = null)
+    public static ProcessResult Run(string fileName, IEnumerable<string> arguments, string? stdin = null, TimeSpan? timeout = null) =>
+        Run(fileName, arguments, null, stdin, timeout);
+
+    /// <summary>Runs with extra (or, with a null value, removed) environment variables.</summary>
+    public static ProcessResult Run(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment, string? stdin = null, TimeSpan? timeout = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -26,6 +30,10 @@ public static class ProcessRunner
 
         // Platform keys of test volumes go to a scratch keystore, never the machine's.
         info.Environment["EFS_KEYSTORE"] = TestKeystore;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[name] = value;
+        }
 
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {fileName}");
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -50,10 +58,25 @@ public static class ProcessRunner
     /// <summary>The efs command built beside the tests.</summary>
     public static ProcessResult Efs(params string[] arguments) => EfsWithInput(null, arguments);
 
-    public static ProcessResult EfsWithInput(string? stdin, params string[] arguments)
+    public static ProcessResult EfsWithInput(string? stdin, params string[] arguments) => EfsWithEnvironment(null, stdin, arguments);
+
+    public static ProcessResult EfsWithEnvironment(IReadOnlyDictionary<string, string?>? environment, string? stdin, params string[] arguments) =>
+        Run("dotnet", [EfsDll, .. arguments], environment, stdin);
+
+    /// <summary>
+    /// efs.dll in the EncFs.Cli project's own output directory, with all its dependencies (the
+    /// copy beside the tests lacks the Microsoft.Extensions.* assemblies that the ASP.NET Core
+    /// shared framework of the fake Key Vault supplies to the tests but not to efs).
+    /// </summary>
+    public static string EfsDll { get; } = FindEfsDll();
+
+    private static string FindEfsDll()
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "efs.dll");
-        return Run("dotnet", [dll, .. arguments], stdin);
+        var directory = typeof(ProcessRunner).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "EfsOutputDirectory")?.Value;
+        var dll = directory is null ? null : Path.Combine(directory, "efs.dll");
+        return dll is not null && File.Exists(dll) ? dll : Path.Combine(AppContext.BaseDirectory, "efs.dll");
     }
 
     /// <summary>Debian's python3, which carries python3-cryptography (another python3 on PATH may not).</summary>

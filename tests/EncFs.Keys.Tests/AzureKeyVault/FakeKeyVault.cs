@@ -51,6 +51,27 @@ public sealed class FakeKeyVault : IAsyncDisposable
 
     public string BaseUrl => $"https://127.0.0.1:{Port}";
 
+    /// <summary>
+    /// The resource the bearer challenge names (default the public cloud's). A client that checks
+    /// it against the vault host needs one the host is under, e.g. https://127.0.0.1 here.
+    /// </summary>
+    public string ChallengeResource { get; set; } = Resource;
+
+    /// <summary>The secret header the fake's managed identity endpoint accepts (IDENTITY_HEADER).</summary>
+    public string IdentityHeader { get; set; } = "test-identity-header";
+
+    /// <summary>
+    /// A managed identity token endpoint as App Service serves it (IDENTITY_ENDPOINT): what
+    /// DefaultAzureCredential in another process can get a token from without Entra ID.
+    /// </summary>
+    public string IdentityEndpoint => $"{BaseUrl}/msi/token";
+
+    /// <summary>Token requests the fake's managed identity endpoint answered (their query strings).</summary>
+    public ConcurrentQueue<string> TokenRequests { get; } = new();
+
+    /// <summary>The server certificate as PEM, for a process that must trust it (SSL_CERT_FILE).</summary>
+    public string CertificatePem => _certificate.ExportCertificatePem();
+
     /// <summary>What the token the fake accepts looks like (the test credential issues it).</summary>
     public string AcceptedToken { get; set; } = "test-token";
 
@@ -153,12 +174,18 @@ public sealed class FakeKeyVault : IAsyncDisposable
         var headers = string.Join("\n", request.Headers.Select(h => $"{h.Key}: {h.Value}"));
         Requests.Enqueue(new LoggedRequest(request.Method, request.Path.Value ?? string.Empty, request.QueryString.Value ?? string.Empty, headers, body));
 
+        if (request.Method == "GET" && request.Path.Value == "/msi/token")
+        {
+            await IssueTokenAsync(context).ConfigureAwait(false);
+            return;
+        }
+
         var authorization = request.Headers.Authorization.ToString();
         if (authorization != "Bearer " + AcceptedToken)
         {
             Interlocked.Increment(ref Challenges);
             context.Response.StatusCode = 401;
-            context.Response.Headers.WWWAuthenticate = $"Bearer authorization=\"https://login.example.test/{Tenant}\", resource=\"{Resource}\"";
+            context.Response.Headers.WWWAuthenticate = $"Bearer authorization=\"https://login.example.test/{Tenant}\", resource=\"{ChallengeResource}\"";
             await WriteError(context, 401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.").ConfigureAwait(false);
             return;
         }
@@ -261,6 +288,29 @@ public sealed class FakeKeyVault : IAsyncDisposable
         }
 
         await Write(context, 200, new JsonObject { ["kid"] = kid, ["value"] = System.Buffers.Text.Base64Url.EncodeToString(result) }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// App Service's managed identity endpoint (api-version 2019-08-01): GET with
+    /// ?resource=... and the X-IDENTITY-HEADER secret; answers the token with expires_on.
+    /// </summary>
+    private async Task IssueTokenAsync(HttpContext context)
+    {
+        var request = context.Request;
+        TokenRequests.Enqueue(request.QueryString.Value ?? string.Empty);
+        if (request.Headers["X-IDENTITY-HEADER"] != IdentityHeader)
+        {
+            await Write(context, 401, new JsonObject { ["error"] = "invalid_request", ["error_description"] = "bad X-IDENTITY-HEADER" }).ConfigureAwait(false);
+            return;
+        }
+
+        await Write(context, 200, new JsonObject
+        {
+            ["access_token"] = AcceptedToken,
+            ["expires_on"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["resource"] = request.Query["resource"].ToString(),
+            ["token_type"] = "Bearer",
+        }).ConfigureAwait(false);
     }
 
     private static Task WriteError(HttpContext context, int status, string code, string message) =>
