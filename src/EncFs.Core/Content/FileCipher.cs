@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Buffers;
 using System.Buffers.Binary;
 using EncFs.Core.Format;
@@ -15,7 +16,7 @@ public sealed class FileCipher : IDisposable
     private const int AadSize = Guid128.Size + sizeof(ulong);
     private readonly XtsSectorCipher _xts;
     private readonly SectorSealer? _sealer;
-    private readonly SecretKey _headerKey;
+    private readonly AesGcm _headerSeal;
     private readonly Guid128 _fileId;
 
     public FileCipher(ScopeKeys keys, Guid128 fileId, SectorLayout layout)
@@ -33,7 +34,10 @@ public sealed class FileCipher : IDisposable
             _sealer = new SectorSealer(infraKey.Span);
         }
 
-        _headerKey = keys.FileHeaderKey(fileId);
+        using (var headerKey = keys.FileHeaderKey(fileId))
+        {
+            _headerSeal = new AesGcm(headerKey.Span, SizeSeal.TagSize);
+        }
     }
 
     public SectorLayout Layout { get; }
@@ -94,16 +98,17 @@ public sealed class FileCipher : IDisposable
     }
 
     /// <summary>Seals the logical size into a header whose fixed part is written.</summary>
-    public void SealSize(Span<byte> header, long size) => SizeSeal.Seal(_headerKey.Span, header, size);
+    /// <remarks>Not thread-safe (AesGcm is not): callers hold the file's write lock.</remarks>
+    public void SealSize(Span<byte> header, long size) => SizeSeal.Seal(_headerSeal, header, size);
 
     /// <summary>The logical size, or null when the header does not authenticate.</summary>
-    public long? OpenSize(ReadOnlySpan<byte> header) => SizeSeal.Open(_headerKey.Span, header);
+    public long? OpenSize(ReadOnlySpan<byte> header) => SizeSeal.Open(_headerSeal, header);
 
     public void Dispose()
     {
         _xts.Dispose();
         _sealer?.Dispose();
-        _headerKey.Dispose();
+        _headerSeal.Dispose();
     }
 
     private void WriteAad(Span<byte> aad, long sector)

@@ -11,15 +11,16 @@ namespace EncFs.Core.Content;
 /// </summary>
 public static class SizeSeal
 {
-    private const int NonceSize = 12, TagSize = 16;
+    public const int TagSize = 16;
+    private const int NonceSize = 12;
 
-    public static void Seal(ReadOnlySpan<byte> headerKey, Span<byte> header, long size)
+    /// <summary>With a keyed AES-GCM kept by the caller (the open file's, reused on every size change).</summary>
+    public static void Seal(AesGcm gcm, Span<byte> header, long size)
     {
         var nonce = header.Slice(FileHeader.SizeNonceOffset, NonceSize);
         RandomNumberGenerator.Fill(nonce);
         Span<byte> plain = stackalloc byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(plain, size);
-        using var gcm = new AesGcm(headerKey, TagSize);
         gcm.Encrypt(
             nonce,
             plain,
@@ -30,8 +31,14 @@ public static class SizeSeal
 
     public static long? Open(ReadOnlySpan<byte> headerKey, ReadOnlySpan<byte> header)
     {
-        Span<byte> plain = stackalloc byte[8];
         using var gcm = new AesGcm(headerKey, TagSize);
+        return Open(gcm, header);
+    }
+
+    public static long? Open(AesGcm gcm, ReadOnlySpan<byte> header)
+    {
+        Span<byte> plain = stackalloc byte[8];
+
         try
         {
             gcm.Decrypt(

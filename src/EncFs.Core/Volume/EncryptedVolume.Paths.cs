@@ -33,15 +33,18 @@ public sealed partial class EncryptedVolume
         }
     }
 
-    private static bool IsRoot(string path) => !Components(path).Any();
-
     /// <summary>The backing path of any plaintext path, the root included.</summary>
-    private string BackingPathOf(string path) => IsRoot(path) ? TreeRoot : Resolve(path).BackingPath;
-
-    /// <summary>Resolves a non-root path; its parent directories must exist.</summary>
-    private Resolved Resolve(string path)
+    private string BackingPathOf(string path)
     {
         var parts = Components(path).ToArray();
+        return parts.Length == 0 ? TreeRoot : Resolve(path, parts).BackingPath;
+    }
+
+    /// <summary>Resolves a non-root path; its parent directories must exist.</summary>
+    private Resolved Resolve(string path) => Resolve(path, Components(path).ToArray());
+
+    private Resolved Resolve(string path, string[] parts)
+    {
         if (parts.Length == 0)
         {
             throw new FsException(Errno.EINVAL, "the root has no parent");
