@@ -87,6 +87,18 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         return kept.Clone();
     }
 
+    /// <summary>A passphrase or a provided key is in the user's hands: nothing at a source can revoke it.</summary>
+    public bool IsRevocable(ScopeRecord scope) => scope.KeySourceType is not (PassphraseKeySource.Type or ProvidedKeySource.Type);
+
+    /// <summary>Drops the cached platform KEK of the scope, so a key deleted from the keystore is noticed.</summary>
+    public void Forget(ScopeRecord scope)
+    {
+        if (scope.KeySourceType == PlatformKeySource.Type && _cache.TryRemove(scope.KeySource.ToJsonString(), out var kek))
+        {
+            kek.Dispose();
+        }
+    }
+
     public void Dispose()
     {
         foreach (var kek in _cache.Values)
@@ -160,6 +172,10 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         catch (WrongKeyException e)
         {
             throw new WrongKeyException($"scope '{scope.Name}' (key source azure-kv:{url}): {e.Message}", e);
+        }
+        catch (KeyUnavailableException e)
+        {
+            throw new KeyUnavailableException($"scope '{scope.Name}' (key source azure-kv:{url}): {e.Message}", e);
         }
         catch (KeyAccessException e)
         {

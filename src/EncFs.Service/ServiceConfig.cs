@@ -15,6 +15,17 @@ public sealed class ServiceConfig
 
     public string? AuditLog { get; set; }
 
+    /// <summary>The Unix-domain socket `efs service status|mount|unmount` and live scope and key commands talk to.</summary>
+    public string ControlSocket { get; set; } = Control.ControlClient.ServiceSocket;
+
+    /// <summary>Seconds between checks that each scope's KEK is still granted at its source.</summary>
+    public double KeyCheckSeconds { get; set; } = Control.KeyCheckSchedule.Default.RevocationInterval.TotalSeconds;
+
+    /// <summary>Hours between checks for a newer KEK version at the source (adopted by re-wrapping).</summary>
+    public double KeyVersionCheckHours { get; set; } = Control.KeyCheckSchedule.Default.KeyVersionInterval.TotalHours;
+
+    public Control.KeyCheckSchedule KeyCheckPlan() => new(TimeSpan.FromSeconds(KeyCheckSeconds), TimeSpan.FromHours(KeyVersionCheckHours));
+
     /// <summary>Reads and checks a config file; every problem names the offending key and value.</summary>
     public static ServiceConfig Load(string path)
     {
@@ -32,9 +43,9 @@ public sealed class ServiceConfig
             throw new ServiceConfigException($"{path}: cannot be read: {e.Message}", e);
         }
 
-        if (config is null || config.Volumes.Count == 0)
+        if (config is null)
         {
-            throw new ServiceConfigException($"{path}: 'volumes' is empty: nothing to mount");
+            throw new ServiceConfigException($"{path}: the configuration is null");
         }
 
         var problems = new List<string>();
@@ -75,6 +86,16 @@ public sealed class ServiceConfig
         if (config.RetrySeconds <= 0 || config.MaxRetrySeconds < config.RetrySeconds)
         {
             problems.Add($"retrySeconds = {config.RetrySeconds}, maxRetrySeconds = {config.MaxRetrySeconds}: need 0 < retrySeconds <= maxRetrySeconds");
+        }
+
+        if (string.IsNullOrWhiteSpace(config.ControlSocket) || !Path.IsPathRooted(config.ControlSocket))
+        {
+            problems.Add($"controlSocket = '{config.ControlSocket}': an absolute path is required");
+        }
+
+        if (config.KeyCheckSeconds < 1 || config.KeyVersionCheckHours <= 0)
+        {
+            problems.Add($"keyCheckSeconds = {config.KeyCheckSeconds}, keyVersionCheckHours = {config.KeyVersionCheckHours}: need keyCheckSeconds >= 1 and keyVersionCheckHours > 0");
         }
 
         if (problems.Count > 0)

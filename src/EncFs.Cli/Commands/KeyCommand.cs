@@ -15,12 +15,41 @@ internal static class KeyCommand
     {
         var command = new Command("key", "Rotate keys: re-wrap a scope's DEK under a new KEK, or start a new DEK generation");
         command.Subcommands.Add(RotateVerb());
+        command.Subcommands.Add(CheckVerb());
+        return command;
+    }
+
+    /// <summary>efs key check: asks a mounted volume to check every scope's KEK at its source now.</summary>
+    private static Command CheckVerb()
+    {
+        var volume = new Argument<string>("volume") { Description = "The mounted volume: its mount point or backing directory" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var command = new Command("check", "Check now that each scope's KEK is still granted at its source (a revoked one locks its scope) and adopt new key versions") { volume, json };
+        command.SetAction(result => ExitCodes.Run(() =>
+        {
+            var answer = LiveVolume.TrySend(result.GetRequiredValue(volume), new JsonObject { ["op"] = "key-check" })
+                ?? throw new UsageException($"'{result.GetRequiredValue(volume)}' is not mounted: keys are checked when a volume is opened");
+            var scopes = answer["scopes"]!.AsArray();
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(scopes.ToJsonString());
+            }
+            else
+            {
+                foreach (var scope in scopes)
+                {
+                    Console.WriteLine($"{scope!["scope"]}: {scope["outcome"]} ({scope["detail"]})");
+                }
+            }
+
+            return ExitCodes.Ok;
+        }));
         return command;
     }
 
     private static Command RotateVerb()
     {
-        var volume = new Argument<string>("volume") { Description = "The volume's backing directory (unmounted)" };
+        var volume = new Argument<string>("volume") { Description = "The volume's backing directory, or its mount point (live: --new-dek, or a re-wrap under the current version of the same KEK)" };
         var scope = new Option<string?>("--scope") { Description = "Scope name or id (default: the default scope)" };
         var newDek = new Option<bool>("--new-dek") { Description = "Start a new DEK generation for new files instead of changing the KEK" };
         var keySource = new Option<string?>("--key-source") { Description = "The new KEK's source: platform, passphrase (--new-passphrase-file), provided (--new-key-file), pkcs11:<uri> (a new key object) or azure-kv:<key URL>; default: the scope's current one" };
@@ -34,8 +63,14 @@ internal static class KeyCommand
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
+            if (RotateLive(result, volume, scope, newDek, keySource, newPassphrase, newKey) is { } live)
+            {
+                PrintRotation(result.GetValue(json), result.GetValue(newDek), live);
+                return ExitCodes.Ok;
+            }
+
             ProcessHardening.MakeNonDumpable();
-            var dir = Path.GetFullPath(result.GetRequiredValue(volume));
+            var dir = LiveVolume.BackingOf(result.GetRequiredValue(volume));
             using var keys = credentials.KeySource(result);
             using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = ScopeCommand.OpenAudit(result, audit) });
             var record = opened.Header.FindScope(result.GetValue(scope) ?? opened.Header.DefaultScope)
@@ -76,19 +111,37 @@ internal static class KeyCommand
                 }
             }
 
-            if (result.GetValue(json))
-            {
-                Console.WriteLine(output.ToJsonString());
-            }
-            else
-            {
-                Console.Error.WriteLine(result.GetValue(newDek)
-                    ? $"Scope '{record.Name}': new DEK generation {output["dekGeneration"]} for new files"
-                    : $"Scope '{record.Name}': DEK re-wrapped under the new KEK {output["kekId"]} ({output["kekVersion"]}); no data was rewritten");
-            }
-
+            PrintRotation(result.GetValue(json), result.GetValue(newDek), output);
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Rotation on a mounted volume, by its process; null when the volume is not mounted.</summary>
+    private static JsonObject? RotateLive(ParseResult result, Argument<string> volume, Option<string?> scope, Option<bool> newDek, Option<string?> keySource, Option<string?> newPassphrase, Option<string?> newKey)
+    {
+        var request = new JsonObject { ["op"] = "key-rotate", ["scope"] = result.GetValue(scope), ["newDek"] = result.GetValue(newDek) };
+        bool newSource = result.GetValue(keySource) is not null || result.GetValue(newPassphrase) is not null || result.GetValue(newKey) is not null;
+        if (newSource && EncryptedVolume.FindControlSocket(LiveVolume.BackingOf(result.GetRequiredValue(volume))) is not null)
+        {
+            throw new UsageException("the volume is mounted: a new key source needs it unmounted (mounted, 'key rotate' re-wraps under the current version of the same KEK, or starts a new DEK generation with --new-dek)");
+        }
+
+        return newSource ? null : LiveVolume.TrySend(result.GetRequiredValue(volume), request);
+    }
+
+    private static void PrintRotation(bool json, bool newDek, JsonObject output)
+    {
+        output.Remove("ok");
+        if (json)
+        {
+            Console.WriteLine(output.ToJsonString());
+        }
+        else
+        {
+            Console.Error.WriteLine(newDek
+                ? $"Scope '{output["scope"]}': new DEK generation {output["dekGeneration"]} for new files"
+                : $"Scope '{output["scope"]}': DEK re-wrapped under the KEK {output["kekId"]} ({output["kekVersion"]}); no data was rewritten");
+        }
     }
 }

@@ -6,6 +6,7 @@ using EncFs.Core.Volume;
 using EncFs.Fuse;
 using EncFs.Fuse.Mounting;
 using EncFs.Keys.Hardening;
+using EncFs.Service.Control;
 using Microsoft.Extensions.Logging;
 
 namespace EncFs.Cli.Commands;
@@ -28,9 +29,22 @@ internal static class MountCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every mount event (debug level)" };
         var logFile = new Option<string?>("--log-file") { Description = "Where the background daemon writes its log (default: discarded once mounted)" };
         var notifyReady = new Option<bool>("--notify-ready") { Hidden = true };
+        var controlSocket = new Option<string?>("--control-socket") { Description = "Where this mount's control socket listens (default: /run/efs/mount-<pid>.sock for root, $XDG_RUNTIME_DIR/efs otherwise)" };
+        var keyCheck = new Option<int>("--key-check-interval")
+        {
+            Description = "Seconds between checks that each scope's KEK is still granted at its source (revocation locks the scope)",
+            DefaultValueFactory = _ => (int)KeyCheckSchedule.Default.RevocationInterval.TotalSeconds,
+        };
+        keyCheck.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--key-check-interval must be at least 1 second");
+            }
+        });
         var audit = ScopeCommand.AuditOption();
         var credentials = new CredentialOptions();
-        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady, audit };
+        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady, controlSocket, keyCheck, audit };
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
@@ -56,6 +70,10 @@ internal static class MountCommand
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             using var host = FuseHost.Mount(volume, target, options, logger);
             using var signals = new SignalHandlers(host.RequestUnmount);
+            var schedule = KeyCheckSchedule.Default with { RevocationInterval = TimeSpan.FromSeconds(result.GetValue(keyCheck)) };
+            using var control = new VolumeControl(volume, host, schedule, logger);
+            using var server = StartControl(result.GetValue(controlSocket), control, host, logger);
+            volume.AnnounceControlSocket(server.Path);
             if (result.GetValue(notifyReady))
             {
                 Console.Out.WriteLine(ReadyLine);
@@ -67,6 +85,22 @@ internal static class MountCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>The mount's control socket; a path in use refuses the mount (nothing stays mounted).</summary>
+    private static ControlServer StartControl(string? path, VolumeControl control, FuseHost host, ILogger logger)
+    {
+        var socket = path ?? Path.Combine(ControlClient.RuntimeDirectory(), $"mount-{Environment.ProcessId}.sock");
+        try
+        {
+            return ControlServer.Start(socket, MountControl.Handler(control, host.RequestUnmount), logger);
+        }
+        catch (ControlSocketException e)
+        {
+            host.RequestUnmount();
+            host.Run();
+            throw new UsageException(e.Message, e);
+        }
     }
 
     private static FuseMountOptions ParseOptions(string[] values)
@@ -106,6 +140,12 @@ internal static class MountCommand
             arguments.AddRange(["--log-file", Path.GetFullPath(log)]);
         }
 
+        if (result.GetValue<string?>("--control-socket") is { } socket)
+        {
+            arguments.AddRange(["--control-socket", Path.GetFullPath(socket)]);
+        }
+
+        arguments.AddRange(["--key-check-interval", result.GetValue<int>("--key-check-interval").ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (result.GetValue<string?>("--audit-log") is { } auditLog)
         {
             arguments.AddRange(["--audit-log", Path.GetFullPath(auditLog)]);

@@ -125,20 +125,28 @@ internal static class ScopeCommand
 
     private static Command StateVerb(string verb, bool enabled)
     {
-        var volume = new Argument<string>("volume") { Description = "The volume's backing directory (unmounted)" };
+        var volume = new Argument<string>("volume") { Description = "The volume: its backing directory, or its mount point (the change applies at once, no remount)" };
         var name = new Argument<string>("name") { Description = "Scope name or id" };
         var audit = AuditOption();
         var credentials = new CredentialOptions();
-        var command = new Command(verb, enabled ? "Enable a disabled scope: its files are readable again" : "Disable a scope: its files refuse access (EACCES) until enabled; nothing is deleted") { volume, name, audit };
+        var command = new Command(verb, enabled ? "Enable a disabled scope: its files are readable again" : "Disable a scope: its files refuse access (EACCES) until enabled, at once on a mounted volume; nothing is deleted") { volume, name, audit };
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
+            var scopeName = result.GetRequiredValue(name);
+            var live = LiveVolume.TrySend(result.GetRequiredValue(volume), new JsonObject { ["op"] = "scope-" + verb, ["scope"] = scopeName });
+            if (live is not null)
+            {
+                Console.Error.WriteLine($"Scope '{scopeName}' {verb}d on the mounted volume (at once)");
+                return ExitCodes.Ok;
+            }
+
             ProcessHardening.MakeNonDumpable();
-            var dir = RequireVolume(result.GetRequiredValue(volume));
+            var dir = RequireVolume(LiveVolume.BackingOf(result.GetRequiredValue(volume)));
             using var keys = credentials.KeySource(result);
             using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = OpenAudit(result, audit) });
-            opened.SetScopeEnabled(result.GetRequiredValue(name), enabled);
-            Console.Error.WriteLine($"Scope '{result.GetRequiredValue(name)}' {verb}d");
+            opened.SetScopeEnabled(scopeName, enabled);
+            Console.Error.WriteLine($"Scope '{scopeName}' {verb}d");
             return ExitCodes.Ok;
         }));
         return command;

@@ -20,6 +20,14 @@ internal static class ExitCodes
         {
             return Report(e.Message, Usage);
         }
+        catch (RemoteFailureException e)
+        {
+            return Report(e.Message, e.ExitCode);
+        }
+        catch (Service.Control.ControlSocketException e)
+        {
+            return Report(e.Message, Usage);
+        }
         catch (WrongKeyException e)
         {
             return Report(e.Message + "; nothing was changed", Usage);
@@ -65,4 +73,27 @@ internal sealed class UsageException : Exception
         : base(message, inner)
     {
     }
+}
+
+/// <summary>The process serving a mounted volume refused or failed a request; its exit code is kept.</summary>
+internal sealed class RemoteFailureException : Exception
+{
+    public RemoteFailureException()
+    {
+    }
+
+    public RemoteFailureException(string message)
+        : base(message)
+    {
+    }
+
+    public RemoteFailureException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public RemoteFailureException(string message, int exitCode)
+        : base(message) => ExitCode = exitCode;
+
+    public int ExitCode { get; } = ExitCodes.Failure;
 }

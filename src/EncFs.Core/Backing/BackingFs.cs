@@ -7,7 +7,7 @@ namespace EncFs.Core.Backing;
 /// The backing filesystem: thin wrappers over libc that throw <see cref="FsException"/> with the
 /// errno and the path. Paths here are backing paths, never plaintext.
 /// </summary>
-internal static class BackingFs
+public static class BackingFs
 {
     public static unsafe FileStatus Stat(string path)
     {

@@ -26,4 +26,15 @@ public interface IKeySource
 {
     /// <summary>Returns the scope's KEK, or throws <see cref="KeyAccessException"/> saying why not.</summary>
     IKeyEncryptionKey GetKek(Format.ScopeRecord scope);
+
+    /// <summary>
+    /// Whether the scope's KEK can be taken away at its source (deleted, disabled, denied), so
+    /// that a mounted volume should keep asking. A passphrase or a provided key cannot.
+    /// </summary>
+    bool IsRevocable(Format.ScopeRecord scope) => true;
+
+    /// <summary>Forgets any KEK cached for the scope, so the next <see cref="GetKek"/> asks its source again.</summary>
+    void Forget(Format.ScopeRecord scope)
+    {
+    }
 }

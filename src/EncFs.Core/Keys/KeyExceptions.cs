@@ -36,3 +36,24 @@ public sealed class WrongKeyException : KeyAccessException
     {
     }
 }
+
+/// <summary>
+/// The key source could not be reached (network, throttling, a server error): nothing says the
+/// key was revoked, so a volume already unlocked keeps serving and checks again later.
+/// </summary>
+public sealed class KeyUnavailableException : KeyAccessException
+{
+    public KeyUnavailableException()
+    {
+    }
+
+    public KeyUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public KeyUnavailableException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

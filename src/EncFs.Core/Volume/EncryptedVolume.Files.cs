@@ -97,7 +97,7 @@ public sealed partial class EncryptedVolume
             throw;
         }
 
-        var node = AddNode(new FileNode(BackingFs.Stat(handle).Inode, handle, writable: true, cipher, bytes, 0, path));
+        var node = AddNode(new FileNode(BackingFs.Stat(handle).Inode, handle, writable: true, cipher, _keyring.Gate(keys.ScopeId), bytes, 0, path));
         return new FileHandle(this, node, canRead: true, canWrite: true, path);
     }
 
@@ -179,7 +179,7 @@ public sealed partial class EncryptedVolume
                 throw new FsException(Errno.EIO, $"'{path}': file header failed authentication (tampered or damaged; backing file '{backing}')");
             }
 
-            return AddNode(new FileNode(inode, handle, writable, cipher, bytes, size.Value, path));
+            return AddNode(new FileNode(inode, handle, writable, cipher, _keyring.Gate(header.ScopeId), bytes, size.Value, path));
         }
         catch
         {

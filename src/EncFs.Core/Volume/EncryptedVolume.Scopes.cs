@@ -4,6 +4,7 @@ using EncFs.Core.Audit;
 using EncFs.Core.Backing;
 using EncFs.Core.Format;
 using EncFs.Core.Keys;
+using Microsoft.Extensions.Logging;
 
 namespace EncFs.Core.Volume;
 
@@ -83,11 +84,15 @@ public sealed partial class EncryptedVolume
         }
 
         AuditLog.Write(new AuditEvent(enabled ? "scope-enable" : "scope-disable", "ok", scope.Name));
-        if (enabled)
+        var scopeId = Guid128.Parse(scope.Id);
+        if (enabled && _keyring.LockedReason(scopeId) is not null)
         {
             // A scope disabled when the volume was opened was never unlocked: do it now.
             VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _logger, AuditLog);
         }
+
+        _keyring.Refresh(scopeId);
+        _logger.LogInformation("Scope {Scope} {State}", scope.Name, enabled ? "enabled: its files are accessible again" : "disabled: its files refuse access (EACCES)");
     }
 
     /// <summary>
@@ -210,7 +215,7 @@ public sealed partial class EncryptedVolume
             node = _nodes[handle.GetStatus().Inode];
         }
 
-        node.Rekey(new Content.FileCipher(keys, header.FileId, layout), bytes);
+        node.Rekey(new Content.FileCipher(keys, header.FileId, layout), _keyring.Gate(keys.ScopeId), bytes);
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]

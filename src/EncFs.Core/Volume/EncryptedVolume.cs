@@ -153,6 +153,17 @@ public sealed partial class EncryptedVolume : IDisposable
         return _keyring.Get(Guid128.Parse(scope.Id), wanted);
     }
 
+    /// <summary>Records this process's control socket in the volume's lock file (see <see cref="FindControlSocket"/>).</summary>
+    public void AnnounceControlSocket(string path) =>
+        (_lock ?? throw new FsException(Errno.EROFS, "the volume is open read-only: it holds no lock")).Announce(path);
+
+    /// <summary>The control socket of the process that has the volume open, if it announced one and still runs.</summary>
+    public static string? FindControlSocket(string backingDir)
+    {
+        var (pid, socket) = VolumeLock.ReadRecord(backingDir);
+        return pid is { } p && socket is not null && Directory.Exists($"/proc/{p}") ? socket : null;
+    }
+
     public FileSystemStatus GetFileSystemStatus()
     {
         var status = BackingFs.StatFs(TreeRoot);

@@ -17,11 +17,13 @@ internal sealed class FileNode : IDisposable
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly SafeFileHandle _handle;
     private FileCipher _cipher;
+    private ScopeGate _gate;
     private byte[] _header;
     private readonly string _displayPath;
 
-    public FileNode(ulong inode, SafeFileHandle handle, bool writable, FileCipher cipher, byte[] header, long size, string displayPath)
+    public FileNode(ulong inode, SafeFileHandle handle, bool writable, FileCipher cipher, ScopeGate gate, byte[] header, long size, string displayPath)
     {
+        _gate = gate;
         Inode = inode;
         _handle = handle;
         Writable = writable;
@@ -47,6 +49,7 @@ internal sealed class FileNode : IDisposable
     public int Read(long offset, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        _gate.ThrowIfClosed(_displayPath);
         _lock.EnterReadLock();
         try
         {
@@ -141,7 +144,7 @@ internal sealed class FileNode : IDisposable
     /// Moves an empty open file to other keys (its scope chosen before the first byte): the new
     /// header is written and every handle goes on with the new cipher.
     /// </summary>
-    public void Rekey(FileCipher cipher, byte[] header)
+    public void Rekey(FileCipher cipher, ScopeGate gate, byte[] header)
     {
         _lock.EnterWriteLock();
         try
@@ -156,7 +159,7 @@ internal sealed class FileNode : IDisposable
             BackingFs.WriteAt(_handle, header, 0);
             BackingFs.Truncate(_handle, FileHeader.Size);
             var old = _cipher;
-            (_cipher, _header) = (cipher, header);
+            (_cipher, _gate, _header) = (cipher, gate, header);
             old.Dispose();
         }
         finally
@@ -395,6 +398,7 @@ internal sealed class FileNode : IDisposable
 
     private void RequireWritable()
     {
+        _gate.ThrowIfClosed(_displayPath);
         if (!Writable)
         {
             throw new FsException(Errno.EBADF, $"'{_displayPath}' is open read-only");

@@ -13,6 +13,8 @@ internal sealed class Keyring : IDisposable
 {
     private readonly ConcurrentDictionary<(Guid128 Scope, int Generation), ScopeKeys> _keys = new();
     private readonly ConcurrentDictionary<Guid128, string> _lockedReasons = new();
+    private readonly ConcurrentDictionary<Guid128, ScopeGate> _gates = new();
+    private readonly List<(ScopeKeys Keys, DateTime Since)> _retired = [];
     private volatile VolumeHeader _header;
 
     public Keyring(VolumeHeader header) => _header = header;
@@ -31,9 +33,62 @@ internal sealed class Keyring : IDisposable
         }
     }
 
-    public void MarkLocked(Guid128 scope, string reason) => _lockedReasons[scope] = reason;
+    public void MarkLocked(Guid128 scope, string reason)
+    {
+        _lockedReasons[scope] = reason;
+        Refresh(scope);
+    }
 
-    public void ClearLocked(Guid128 scope) => _lockedReasons.TryRemove(scope, out _);
+    public void ClearLocked(Guid128 scope)
+    {
+        _lockedReasons.TryRemove(scope, out _);
+        Refresh(scope);
+    }
+
+    /// <summary>The gate open files of <paramref name="scope"/> check on every read and write.</summary>
+    public ScopeGate Gate(Guid128 scope) => _gates.GetOrAdd(scope, id =>
+    {
+        var gate = new ScopeGate();
+        SetGate(gate, id);
+        return gate;
+    });
+
+    /// <summary>Opens or closes the scope's gate after its state or key availability changed.</summary>
+    public void Refresh(Guid128 scope) => SetGate(Gate(scope), scope);
+
+    /// <summary>
+    /// Takes every key of a scope out of use (its KEK was revoked). The keys are zeroed later, by
+    /// <see cref="DisposeRetired"/>: an operation already holding them finishes first.
+    /// </summary>
+    public void Retire(Guid128 scope, string reason)
+    {
+        MarkLocked(scope, reason);
+        lock (_retired)
+        {
+            foreach (var key in _keys.Keys.Where(k => k.Scope == scope).ToList())
+            {
+                if (_keys.TryRemove(key, out var keys))
+                {
+                    _retired.Add((keys, DateTime.UtcNow));
+                }
+            }
+        }
+    }
+
+    /// <summary>Zeroes retired keys that left use more than <paramref name="grace"/> ago.</summary>
+    public void DisposeRetired(TimeSpan grace)
+    {
+        lock (_retired)
+        {
+            var cutoff = DateTime.UtcNow - grace;
+            foreach (var (keys, _) in _retired.Where(r => r.Since <= cutoff))
+            {
+                keys.Dispose();
+            }
+
+            _retired.RemoveAll(r => r.Since <= cutoff);
+        }
+    }
 
     public bool IsUnlocked(Guid128 scope, int generation) => _keys.ContainsKey((scope, generation));
 
@@ -70,8 +125,26 @@ internal sealed class Keyring : IDisposable
     public ScopeRecord ScopeByNameOrId(string nameOrId) =>
         _header.FindScope(nameOrId) ?? throw new FsException(Errno.EINVAL, $"no scope named '{nameOrId}' in this volume");
 
+    private void SetGate(ScopeGate gate, Guid128 scope)
+    {
+        var record = _header.FindScope(scope.ToString());
+        if (record is { IsEnabled: false })
+        {
+            gate.Close($"scope '{record.Name}' is disabled");
+        }
+        else if (LockedReason(scope) is { } reason)
+        {
+            gate.Close($"scope '{record?.Name}' is locked: {reason}");
+        }
+        else
+        {
+            gate.Open();
+        }
+    }
+
     public void Dispose()
     {
+        DisposeRetired(TimeSpan.Zero);
         foreach (var keys in _keys.Values)
         {
             keys.Dispose();

@@ -39,18 +39,43 @@ internal sealed class VolumeLock : IDisposable
         return new VolumeLock(stream);
     }
 
+    /// <summary>
+    /// Records where the holder can be reached (its control socket), so that commands given
+    /// the volume while it is mounted are sent to the process that has it open.
+    /// </summary>
+    public void Announce(string controlSocket)
+    {
+        _stream.SetLength(0);
+        _stream.Write(System.Text.Encoding.UTF8.GetBytes($"{Environment.ProcessId}\ncontrol {controlSocket}\n"));
+        _stream.Flush();
+    }
+
+    /// <summary>What the lock file says about its last holder (who may be gone: the caller checks).</summary>
+    public static (int? Pid, string? ControlSocket) ReadRecord(string backingDir)
+    {
+        var lines = TryRead(Path.Combine(backingDir, FileName)).Split('\n');
+        int? pid = int.TryParse(lines[0].Trim(), out var value) ? value : null;
+        var control = lines.Skip(1).FirstOrDefault(l => l.StartsWith("control ", StringComparison.Ordinal))?["control ".Length..];
+        return (pid, control);
+    }
+
     public void Dispose() => _stream.Dispose();
 
     private static string TryReadHolder(string path)
+    {
+        var pid = TryRead(path).Split('\n')[0].Trim();
+        return pid.Length == 0 ? string.Empty : $" by process {pid}";
+    }
+
+    private static string TryRead(string path)
     {
         try
         {
             // Plain open(2): a FileStream takes flock(LOCK_SH), which the holder's LOCK_EX refuses.
             using var handle = BackingFs.Open(path, Libc.O_RDONLY);
-            Span<byte> buffer = stackalloc byte[32];
+            Span<byte> buffer = stackalloc byte[1024];
             int n = BackingFs.ReadAt(handle, buffer, 0);
-            var pid = System.Text.Encoding.ASCII.GetString(buffer[..n]).Split('\n')[0].Trim();
-            return pid.Length == 0 ? string.Empty : $" by process {pid}";
+            return System.Text.Encoding.UTF8.GetString(buffer[..n]);
         }
         catch (IOException)
         {

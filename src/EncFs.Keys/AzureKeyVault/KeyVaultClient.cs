@@ -118,11 +118,11 @@ public sealed class KeyVaultClient
         }
         catch (Azure.Identity.AuthenticationFailedException e)
         {
-            throw new KeyAccessException($"no Azure credential for Key Vault key {key} ({operation}): {e.Message}", e);
+            throw new KeyUnavailableException($"no Azure credential for Key Vault key {key} ({operation}): {e.Message}", e);
         }
         catch (Exception e) when (e is RequestFailedException or AggregateException or OperationCanceledException or HttpRequestException or IOException)
         {
-            throw new KeyAccessException($"Key Vault unreachable for key {key} ({operation}): {Innermost(e).Message}", e);
+            throw new KeyUnavailableException($"Key Vault unreachable for key {key} ({operation}): {Innermost(e).Message}", e);
         }
 
         var response = message.Response;
@@ -158,7 +158,7 @@ public sealed class KeyVaultClient
             401 or 403 => new KeyAccessException($"access denied by Key Vault for key {key} ({operation}: {detail})"),
             404 => new KeyAccessException($"key {key} not found (deleted?) in Key Vault ({operation}: {detail})"),
             400 when operation == "unwrapkey" => new WrongKeyException($"Key Vault could not unwrap with key {key}: the wrapped key was not made by it ({detail})"),
-            408 or 429 or >= 500 => new KeyAccessException($"Key Vault unreachable for key {key} ({operation}: {detail}, after retries)"),
+            408 or 429 or >= 500 => new KeyUnavailableException($"Key Vault unreachable for key {key} ({operation}: {detail}, after retries)"),
             _ => new KeyAccessException($"Key Vault refused {operation} for key {key} ({detail})"),
         };
     }

@@ -1,0 +1,179 @@
+using System.Text.Json.Nodes;
+using EncFs.Core.Volume;
+using EncFs.Fuse;
+using Microsoft.Extensions.Logging;
+
+namespace EncFs.Service.Control;
+
+/// <summary>How often a mounted volume asks its key sources about its KEKs.</summary>
+public sealed record KeyCheckSchedule(TimeSpan RevocationInterval, TimeSpan KeyVersionInterval)
+{
+    /// <summary>Revocation is noticed within minutes; a new key version is adopted daily.</summary>
+    public static KeyCheckSchedule Default { get; } = new(TimeSpan.FromMinutes(5), TimeSpan.FromDays(1));
+}
+
+/// <summary>
+/// The live controls of one mounted volume: scope state, key checks and rotation, status. Every
+/// operation runs under one lock, so a scheduled key check and a request never interleave.
+/// </summary>
+public sealed class VolumeControl : IDisposable
+{
+    private readonly EncryptedVolume _volume;
+    private readonly FuseHost _host;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Timer _keyCheckTimer;
+    private readonly KeyCheckSchedule _schedule;
+    private DateTime _lastVersionCheck = DateTime.UtcNow;
+    private JsonArray _lastKeyCheck = [];
+    private DateTime? _lastKeyCheckTime;
+    private bool _disposed;
+
+    public VolumeControl(EncryptedVolume volume, FuseHost host, KeyCheckSchedule schedule, ILogger logger)
+    {
+        _volume = volume;
+        _host = host;
+        _schedule = schedule;
+        _logger = logger;
+        _keyCheckTimer = new Timer(_ => ScheduledKeyCheck(), null, schedule.RevocationInterval, schedule.RevocationInterval);
+    }
+
+    public string BackingDirectory => _volume.BackingDirectory;
+
+    public string MountPoint => _host.MountPoint;
+
+    /// <summary>Whether a request naming <paramref name="volume"/> (backing directory or mount point) is for this volume.</summary>
+    public bool Matches(string volume)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(volume));
+        return full == Path.TrimEndingDirectorySeparator(BackingDirectory) || full == MountPoint;
+    }
+
+    /// <summary>Volume operations of the control protocol; null when <paramref name="op"/> is not one.</summary>
+    public JsonObject? Handle(string op, JsonObject request)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return op switch
+            {
+                "status" => ControlAnswer.Ok(new JsonObject { ["volume"] = Status() }),
+                "scope-disable" or "scope-enable" => SetScopeState(RequiredString(request, "scope"), op == "scope-enable"),
+                "key-check" => ControlAnswer.Ok(new JsonObject { ["scopes"] = CheckKeys(updateKeyVersion: true) }),
+                "key-rotate" => RotateKey(request),
+                _ => null,
+            };
+        }
+    }
+
+    public JsonObject Status()
+    {
+        lock (_lock)
+        {
+            var scopes = new JsonArray();
+            foreach (var scope in _volume.Header.Scopes)
+            {
+                var current = scope.FindKey(scope.CurrentGeneration);
+                scopes.Add(new JsonObject
+                {
+                    ["name"] = scope.Name,
+                    ["id"] = scope.Id,
+                    ["state"] = scope.State,
+                    ["access"] = _volume.ScopeAccess(scope.Id),
+                    ["keySource"] = scope.KeySourceType,
+                    ["kekId"] = current?.KekId,
+                    ["kekVersion"] = current?.KekVersion,
+                    ["dekGeneration"] = scope.CurrentGeneration,
+                    ["dekGenerations"] = new JsonArray([.. scope.Keys.Select(k => (JsonNode)k.Generation)]),
+                    ["infrastructureEncryption"] = scope.InfrastructureEncryption,
+                });
+            }
+
+            return new JsonObject
+            {
+                ["backing"] = BackingDirectory,
+                ["mountPoint"] = MountPoint,
+                ["scopes"] = scopes,
+                ["lastKeyCheck"] = _lastKeyCheckTime?.ToString("O"),
+                ["lastKeyCheckResults"] = _lastKeyCheck.DeepClone(),
+            };
+        }
+    }
+
+    public void Dispose()
+    {
+        _keyCheckTimer.Dispose();
+        lock (_lock)
+        {
+            _disposed = true;
+        }
+    }
+
+    private JsonObject SetScopeState(string scope, bool enabled)
+    {
+        _volume.SetScopeEnabled(scope, enabled);
+        return ControlAnswer.Ok(new JsonObject { ["scope"] = scope, ["state"] = enabled ? "enabled" : "disabled" });
+    }
+
+    /// <summary>KEK: re-wrap under the source's current version. DEK (newDek): a new generation for new files.</summary>
+    private JsonObject RotateKey(JsonObject request)
+    {
+        var name = request["scope"]?.GetValue<string>() ?? _volume.Header.DefaultScope;
+        var scope = _volume.Header.FindScope(name) ?? throw new ArgumentException($"no scope '{name}' in this volume");
+        var answer = new JsonObject { ["scope"] = scope.Name };
+        using var kek = _volume.OpenKek(scope.Id);
+        if (request["newDek"]?.GetValue<bool>() == true)
+        {
+            answer["dekGeneration"] = _volume.RotateDek(scope.Id, kek);
+        }
+        else
+        {
+            _volume.RewrapScope(scope.Id, scope.KeySource, kek);
+            answer["kekId"] = kek.KeyId;
+            answer["kekVersion"] = kek.KeyVersion;
+        }
+
+        return ControlAnswer.Ok(answer);
+    }
+
+    private JsonArray CheckKeys(bool updateKeyVersion)
+    {
+        var results = new JsonArray();
+        foreach (var result in _volume.CheckKeys(updateKeyVersion))
+        {
+            results.Add(new JsonObject { ["scope"] = result.Scope, ["outcome"] = result.Outcome.ToString().ToLowerInvariant(), ["detail"] = result.Detail });
+        }
+
+        if (updateKeyVersion)
+        {
+            _lastVersionCheck = DateTime.UtcNow;
+        }
+
+        _lastKeyCheck = results;
+        _lastKeyCheckTime = DateTime.UtcNow;
+        return results;
+    }
+
+    private void ScheduledKeyCheck()
+    {
+        try
+        {
+            lock (_lock)
+            {
+                if (!_disposed)
+                {
+                    CheckKeys(updateKeyVersion: DateTime.UtcNow - _lastVersionCheck >= _schedule.KeyVersionInterval);
+                }
+            }
+        }
+#pragma warning disable CA1031 // A failed check is logged and tried again at the next tick; the volume keeps serving.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _logger.LogError("Key check of {Backing} failed: {Reason}", BackingDirectory, e.Message);
+        }
+    }
+
+    private static string RequiredString(JsonObject request, string key) =>
+        request[key]?.GetValue<string>() ?? throw new ArgumentException($"the request needs '{key}'");
+}
