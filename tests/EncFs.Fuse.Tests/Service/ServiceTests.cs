@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Diagnostics;
 using EncFs.Fuse.Tests.Support;
 
@@ -69,6 +70,56 @@ public sealed class ServiceTests
     }
 
     [Fact]
+    public void TheControlSocketListsUnmountsMountsAndDisablesScopesLive()
+    {
+        using var setup = new Setup(secondKeyIsRight: false);
+        using var service = setup.Start();
+        setup.WaitMounted(0);
+        File.WriteAllText(Path.Combine(setup.MountPoint(0), "kept"), "data");
+
+        var list = JsonNode.Parse(ProcessRunner.Efs("service", "status", "--socket", setup.Socket, "--json").EnsureSuccess().Stdout)!.AsArray();
+        var one = list.Single(v => v!["name"]!.GetValue<string>() == "one")!;
+        var two = list.Single(v => v!["name"]!.GetValue<string>() == "two")!;
+        Assert.Equal("mounted", one["state"]!.GetValue<string>());
+        Assert.Equal("ok", one["scopes"]![0]!["access"]!.GetValue<string>());
+        Assert.Equal("failed", two["state"]!.GetValue<string>());
+        Assert.Contains("wrong passphrase or key", two["lastError"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // Offline changes are refused while the service holds the volume.
+        var scope = ProcessRunner.Efs("scope", "create", setup.Backing(0), "extra", "--key-file", setup.KeyFile(0), "--key-source", "provided", "--new-key-file", setup.KeyFile(0));
+        Assert.Equal(2, scope.ExitCode); // the service holds the volume: creating a scope needs it unmounted
+        Assert.Contains("already open", scope.Stderr, StringComparison.Ordinal);
+        ProcessRunner.Efs("service", "unmount", "one", "--socket", setup.Socket).EnsureSuccess();
+        WaitUntil(() => !Mounts.IsMounted(setup.MountPoint(0)), "volume one still mounted after 'efs service unmount'");
+        Thread.Sleep(1500); // held: no remount by the retry loop
+        Assert.False(Mounts.IsMounted(setup.MountPoint(0)));
+        ProcessRunner.Efs("service", "mount", "one", "--socket", setup.Socket).EnsureSuccess();
+        setup.WaitMounted(0);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(setup.MountPoint(0), "kept")));
+
+        // Live requests by mount point reach the service (the refusal is its own, not a busy lock).
+        var refused = ProcessRunner.Efs("scope", "disable", setup.MountPoint(0), "default");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("default scope and cannot be disabled", refused.Stderr, StringComparison.Ordinal);
+        var unknown = ProcessRunner.Efs("service", "mount", "three", "--socket", setup.Socket);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("no volume 'three'", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ASocketPathInUseStopsASecondServiceWithNothingMounted()
+    {
+        using var setup = new Setup(secondKeyIsRight: true);
+        using var service = setup.Start();
+        setup.WaitMounted(0, 1);
+        var second = ProcessRunner.Efs("service", "--config", setup.Config);
+        Assert.Equal(2, second.ExitCode);
+        Assert.Contains("in use by another running efs", second.Stdout + second.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, Mounts.Count(setup.MountPoint(0)));
+        File.WriteAllText(Path.Combine(setup.MountPoint(0), "still"), "served by the first");
+    }
+
+    [Fact]
     public void MalformedConfigNamesTheKeyAndMountsNothing()
     {
         using var scratch = new ScratchDirectory();
@@ -82,6 +133,16 @@ public sealed class ServiceTests
         var unknown = ProcessRunner.Efs("service", "--config", config);
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("colour", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    private static void WaitUntil(Func<bool> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            Thread.Sleep(100);
+        }
     }
 
     private sealed class Setup : IDisposable
@@ -106,14 +167,23 @@ public sealed class ServiceTests
                     { "name": "two", "backing": "{{P("v1")}}", "mountPoint": "{{MountPoint(1)}}", "keyFile": "{{secondKey}}" }
                   ],
                   "retrySeconds": 0.5,
-                  "maxRetrySeconds": 2
+                  "maxRetrySeconds": 2,
+                  "controlSocket": "{{Socket}}"
                 }
                 """);
         }
 
         public string MountPoint(int i) => P($"m{i}");
 
-        public RunningService Start() => new(P("config.json"), P($"service-{Guid.NewGuid():N}.log"));
+        public string Socket => P("run/control.sock");
+
+        public string Config => P("config.json");
+
+        public string Backing(int i) => P($"v{i}");
+
+        public string KeyFile(int i) => P($"k{i + 1}");
+
+        public RunningService Start() => new(Config, P($"service-{Guid.NewGuid():N}.log"));
 
         public void WaitMounted(params int[] volumes)
         {
