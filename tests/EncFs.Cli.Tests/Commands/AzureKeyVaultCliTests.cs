@@ -102,6 +102,67 @@ public sealed class AzureKeyVaultCliTests : IAsyncLifetime
         Assert.Equal(0, Efs("recover", backing, "--key-file", key).ExitCode);
     }
 
+    /// <summary>
+    /// A mounted volume asks the vault on its own: a new key version is adopted (re-wrap), an
+    /// unreachable vault changes nothing, a disabled key locks only its scope at once, and an
+    /// enabled one brings it back, all without a remount.
+    /// </summary>
+    [Fact]
+    public void TheMountedVolumeFollowsTheVaultKeyVersionsRevocationAndOutages()
+    {
+        _vault.AddVersion("live-kek");
+        var backing = _temp.Combine("vol");
+        var mount = _temp.Combine("mnt");
+        var key = _temp.Combine("key");
+        Directory.CreateDirectory(mount);
+        File.WriteAllText(key, new string('6', 64));
+        Assert.Equal(0, Efs("init", backing, "--key-file", key).ExitCode);
+        Assert.Equal(0, Efs("scope", "create", backing, "vault", "--key-file", key, "--key-source", "azure-kv:" + _vault.KeyUrl("live-kek")).ExitCode);
+        var mounted = Efs("mount", backing, mount, "--key-file", key, "--log-file", _temp.Combine("daemon.log"));
+        Assert.True(mounted.ExitCode == 0, mounted.ToString());
+        try
+        {
+            var secret = Path.Combine(mount, "secret");
+            File.WriteAllText(secret, string.Empty);
+            Assert.Equal(0, ProcessRunner.Run("setfattr", ["-n", "user.efs.scope", "-v", "vault", secret]).ExitCode);
+            File.WriteAllText(secret, "in the vault scope");
+            File.WriteAllText(Path.Combine(mount, "plain"), "default scope");
+
+            var version = _vault.AddVersion("live-kek");
+            Assert.Equal("rewrapped", CheckOutcome(mount));
+            var status = JsonNode.Parse(Efs("status", secret, "--json").Stdout)!;
+            Assert.Equal(version, status["kekVersion"]!.GetValue<string>());
+
+            _vault.FailNext(503, 50, "ServiceUnavailable", "try later");
+            Assert.Equal("unreachable", CheckOutcome(mount));
+            Assert.Equal("in the vault scope", File.ReadAllText(secret));
+            _vault.ClearFailures();
+
+            _vault.SetEnabled("live-kek", false);
+            Assert.Equal("revoked", CheckOutcome(mount));
+            Assert.IsType<UnauthorizedAccessException>(Record.Exception(() => File.ReadAllText(secret)));
+            Assert.Equal("default scope", File.ReadAllText(Path.Combine(mount, "plain")));
+
+            _vault.SetEnabled("live-kek", true);
+            Assert.Equal("restored", CheckOutcome(mount));
+            Assert.Equal("in the vault scope", File.ReadAllText(secret));
+        }
+        finally
+        {
+            Efs("unmount", mount);
+        }
+
+        // The adopted version is the one in the header: the volume opens with it.
+        Assert.Equal(0, Efs("recover", backing, "--key-file", key, "--scope", "vault").ExitCode);
+    }
+
+    private string CheckOutcome(string mount)
+    {
+        var check = Efs("key", "check", mount, "--json");
+        Assert.True(check.ExitCode == 0, check.ToString());
+        return JsonNode.Parse(check.Stdout)!.AsArray().Single(s => s!["scope"]!.GetValue<string>() == "vault")!["outcome"]!.GetValue<string>();
+    }
+
     [Fact]
     public void ErrorsNameTheSourceAndExit2()
     {

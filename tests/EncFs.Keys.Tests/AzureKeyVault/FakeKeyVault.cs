@@ -126,6 +126,9 @@ public sealed class FakeKeyVault : IAsyncDisposable
         }
     }
 
+    /// <summary>Answers normally again: failures still queued by <see cref="FailNext"/> are dropped.</summary>
+    public void ClearFailures() => _failures.Clear();
+
     /// <summary>Options whose transport trusts exactly this server's certificate, with quick retries.</summary>
     public KeyVaultClientOptions ClientOptions(bool verifyChallengeResource = false)
     {
