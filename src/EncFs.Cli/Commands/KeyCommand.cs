@@ -16,7 +16,104 @@ internal static class KeyCommand
         var command = new Command("key", "Rotate keys: re-wrap a scope's DEK under a new KEK, or start a new DEK generation");
         command.Subcommands.Add(RotateVerb());
         command.Subcommands.Add(CheckVerb());
+        command.Subcommands.Add(ReencryptVerb());
         return command;
+    }
+
+    /// <summary>
+    /// efs key reencrypt: rewrites what older DEK generations encrypt, then destroys the unused
+    /// ones. On a mounted volume it runs in the daemon, in the background (--wait follows it).
+    /// </summary>
+    private static Command ReencryptVerb()
+    {
+        var volume = new Argument<string>("volume") { Description = "The volume: its backing directory, or its mount point (the daemon does it in the background)" };
+        var scope = new Option<string?>("--scope") { Description = "Only this scope (default: every scope)" };
+        var rate = new Option<double>("--rate") { Description = "At most this many MiB rewritten per second (0: unthrottled)", DefaultValueFactory = _ => 0 };
+        var wait = new Option<bool>("--wait") { Description = "On a mounted volume, follow the background job until it ends" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var audit = ScopeCommand.AuditOption();
+        var credentials = new CredentialOptions();
+        var command = new Command("reencrypt", "Re-encrypt files and symlinks still under an older DEK generation (after 'key rotate --new-dek'), then destroy generations nothing uses; resumable, throttled") { volume, scope, rate, wait, json, audit };
+        credentials.AddTo(command);
+        command.SetAction(result => ExitCodes.Run(() =>
+        {
+            long bytesPerSecond = (long)(result.GetValue(rate) * 1024 * 1024);
+            var request = new JsonObject { ["op"] = "reencrypt", ["scope"] = result.GetValue(scope), ["bytesPerSecond"] = bytesPerSecond };
+            if (LiveVolume.TrySend(result.GetRequiredValue(volume), request) is { } started)
+            {
+                var state = started["reencryption"]!.AsObject();
+                while (result.GetValue(wait) && state["state"]?.GetValue<string>() == "running")
+                {
+                    Thread.Sleep(250);
+                    state = LiveVolume.TrySend(result.GetRequiredValue(volume), new JsonObject { ["op"] = "jobs" })?["reencryption"]?.AsObject()
+                        ?? throw new RemoteFailureException("the volume was unmounted while re-encrypting; the job resumes at the next mount");
+                    if (!result.GetValue(json))
+                    {
+                        Console.Error.Write($"\rre-encrypting: {state["entriesScanned"]} entries scanned, {state["filesRewritten"]} files ({(state["bytesRewritten"]?.GetValue<long>() ?? 0) / (1024 * 1024)} MiB) rewritten   ");
+                    }
+                }
+
+                return Report(result.GetValue(json), state, result.GetValue(wait));
+            }
+
+            ProcessHardening.MakeNonDumpable();
+            var dir = LiveVolume.BackingOf(result.GetRequiredValue(volume));
+            using var keys = credentials.KeySource(result);
+            using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = ScopeCommand.OpenAudit(result, audit) });
+            using var cancel = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                cancel.Cancel();
+            };
+            var progress = new Progress<ReencryptionProgress>(p =>
+            {
+                if (!result.GetValue(json))
+                {
+                    Console.Error.Write($"\rre-encrypting: {p.EntriesScanned} entries scanned, {p.FilesRewritten} files ({p.BytesRewritten / (1024 * 1024)} MiB) rewritten   ");
+                }
+            });
+            var report = opened.Reencrypt(result.GetValue(scope), bytesPerSecond, progress, cancel.Token);
+            var output = new JsonObject
+            {
+                ["state"] = report.Problems.Count == 0 ? "done" : "incomplete",
+                ["entriesScanned"] = report.Progress.EntriesScanned,
+                ["filesRewritten"] = report.Progress.FilesRewritten,
+                ["bytesRewritten"] = report.Progress.BytesRewritten,
+                ["symlinksRewritten"] = report.Progress.SymlinksRewritten,
+                ["destroyed"] = new JsonArray([.. report.Destroyed.Select(d => (JsonNode)d)]),
+                ["kept"] = new JsonArray([.. report.Kept.Select(k => (JsonNode)k)]),
+                ["problems"] = new JsonArray([.. report.Problems.Select(p => (JsonNode)p)]),
+            };
+            return Report(result.GetValue(json), output, finished: true);
+        }));
+        return command;
+    }
+
+    private static int Report(bool json, JsonObject state, bool finished)
+    {
+        if (json)
+        {
+            Console.WriteLine(state.ToJsonString());
+        }
+        else if (!finished)
+        {
+            Console.Error.WriteLine("Re-encryption started in the background; 'efs key reencrypt <volume> --wait' or 'efs service status' follow it");
+        }
+        else
+        {
+            Console.Error.WriteLine();
+            Console.Error.WriteLine($"Re-encryption {state["state"]}: {state["filesRewritten"]} file(s), {state["symlinksRewritten"]} symlink(s) rewritten");
+            foreach (var line in (state["destroyed"]?.AsArray() ?? []).Select(d => $"  destroyed: {d}")
+                .Concat((state["kept"]?.AsArray() ?? []).Select(k => $"  kept: {k}"))
+                .Concat((state["problems"] as JsonArray ?? []).Select(p => $"  problem: {p}")))
+            {
+                Console.Error.WriteLine(line);
+            }
+        }
+
+        var outcome = state["state"]?.GetValue<string>();
+        return outcome is "done" or "running" ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
     /// <summary>efs key check: asks a mounted volume to check every scope's KEK at its source now.</summary>

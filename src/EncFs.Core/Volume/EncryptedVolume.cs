@@ -125,6 +125,15 @@ public sealed partial class EncryptedVolume : IDisposable
             var audit = options.Audit ?? Audit.NullAuditLog.Instance;
             var (keyring, repairNeeded) = VolumeUnlocker.Unlock(backingDir, keySource, logger, audit);
             var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger) { AuditLog = audit, _keySource = keySource };
+            if (!options.ReadOnly)
+            {
+                ReencryptionUndo.RecoverAfterCrash(backingDir, volume.TreeRoot, logger);
+            }
+            else if (File.Exists(Path.Combine(backingDir, ReencryptionUndo.FileName)))
+            {
+                logger.LogWarning("A re-encryption was interrupted in {Backing}; one file reads wrong until the volume is opened read-write (which rolls it back)", backingDir);
+            }
+
             if (repairNeeded && !options.ReadOnly)
             {
                 logger.LogWarning("Volume header copy was damaged or stale; rewriting both copies in {Backing}", backingDir);

@@ -168,6 +168,100 @@ internal sealed class FileNode : IDisposable
         }
     }
 
+    /// <summary>
+    /// Rewrites the file in place under new keys (a newer DEK generation): every sector, holes
+    /// left as holes, then the header. Same inode, so hard links and open handles go on. With
+    /// the write lock held throughout: <paramref name="saveUndo"/> first, so a crash can be
+    /// rolled back; <paramref name="rollBack"/> if anything fails midway; <paramref name="finish"/>
+    /// once the data is rewritten and synced (the file's extended attributes).
+    /// </summary>
+    public void Reencrypt(FileCipher cipher, ScopeGate gate, byte[] header, Action<SafeFileHandle> saveUndo, Action<SafeFileHandle> rollBack, Action<SafeFileHandle> finish)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            _gate.ThrowIfClosed(_displayPath);
+            saveUndo(_handle);
+            try
+            {
+                RewriteSectors(cipher);
+                cipher.SealSize(header, Size);
+                BackingFs.WriteAt(_handle, header, 0);
+                BackingFs.Fsync(_handle);
+                finish(_handle);
+            }
+            catch
+            {
+                rollBack(_handle);
+                cipher.Dispose();
+                throw;
+            }
+
+            var old = _cipher;
+            (_cipher, _gate, _header) = (cipher, gate, header);
+            old.Dispose();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private void RewriteSectors(FileCipher cipher)
+    {
+        long count = Layout.SectorCount(Size);
+        var stored = ArrayPool<byte>.Shared.Rent(MaxSectorsPerChunk * Layout.Stride);
+        var plain = ArrayPool<byte>.Shared.Rent(MaxSectorsPerChunk * SectorSize);
+        Span<bool> holes = stackalloc bool[MaxSectorsPerChunk];
+        try
+        {
+            for (long first = 0; first < count; first += MaxSectorsPerChunk)
+            {
+                int n = (int)Math.Min(MaxSectorsPerChunk, count - first);
+                var chunk = stored.AsSpan(0, n * Layout.Stride);
+                if (BackingFs.ReadAt(_handle, chunk, Layout.SectorOffset(first)) < chunk.Length)
+                {
+                    throw new FsException(Errno.EIO, $"'{_displayPath}' is truncated: sectors from {first} are missing from the backing file");
+                }
+
+                for (int i = 0; i < n; i++)
+                {
+                    var status = _cipher.DecryptSector(first + i, chunk.Slice(i * Layout.Stride, Layout.Stride), plain.AsSpan(i * SectorSize, SectorSize));
+                    if (status == SectorStatus.Damaged)
+                    {
+                        throw new FsException(Errno.EIO, $"'{_displayPath}': sector {first + i} failed authentication (tampered or damaged); not re-encrypted");
+                    }
+
+                    holes[i] = status == SectorStatus.Hole;
+                }
+
+                cipher.EncryptSectors(first, plain.AsSpan(0, n * SectorSize), chunk);
+
+                // Runs of data sectors are written; holes are left alone, so they stay holes.
+                for (int i = 0; i < n;)
+                {
+                    int end = i;
+                    while (end < n && holes[end] == holes[i])
+                    {
+                        end++;
+                    }
+
+                    if (!holes[i])
+                    {
+                        BackingFs.WriteAt(_handle, chunk.Slice(i * Layout.Stride, (end - i) * Layout.Stride), Layout.SectorOffset(first + i));
+                    }
+
+                    i = end;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+            ArrayPool<byte>.Shared.Return(plain, clearArray: true);
+        }
+    }
+
     public FileStatus Status() => BackingFs.Stat(_handle) with { Size = Size };
 
     /// <summary>Attribute changes through the open file, which work after its name is gone.</summary>

@@ -75,6 +75,18 @@ internal sealed class Keyring : IDisposable
         }
     }
 
+    /// <summary>Takes one destroyed generation's keys out of use (zeroed later, as in <see cref="Retire"/>).</summary>
+    public void RetireGeneration(Guid128 scope, int generation)
+    {
+        lock (_retired)
+        {
+            if (_keys.TryRemove((scope, generation), out var keys))
+            {
+                _retired.Add((keys, DateTime.UtcNow));
+            }
+        }
+    }
+
     /// <summary>Zeroes retired keys that left use more than <paramref name="grace"/> ago.</summary>
     public void DisposeRetired(TimeSpan grace)
     {

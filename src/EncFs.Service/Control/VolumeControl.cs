@@ -28,6 +28,9 @@ public sealed class VolumeControl : IDisposable
     private JsonArray _lastKeyCheck = [];
     private DateTime? _lastKeyCheckTime;
     private bool _disposed;
+    private readonly CancellationTokenSource _jobCancel = new();
+    private Task? _job;
+    private volatile JsonObject _jobState = new() { ["state"] = "none" };
 
     public VolumeControl(EncryptedVolume volume, FuseHost host, KeyCheckSchedule schedule, ILogger logger)
     {
@@ -36,6 +39,11 @@ public sealed class VolumeControl : IDisposable
         _schedule = schedule;
         _logger = logger;
         _keyCheckTimer = new Timer(_ => ScheduledKeyCheck(), null, schedule.RevocationInterval, schedule.RevocationInterval);
+        if (volume.PendingReencryption is { } pending)
+        {
+            _logger.LogInformation("Resuming the re-encryption of {Backing} interrupted earlier", volume.BackingDirectory);
+            StartReencryption(pending == "*" ? null : pending, 0);
+        }
     }
 
     public string BackingDirectory => _volume.BackingDirectory;
@@ -61,6 +69,8 @@ public sealed class VolumeControl : IDisposable
                 "scope-disable" or "scope-enable" => SetScopeState(RequiredString(request, "scope"), op == "scope-enable"),
                 "key-check" => ControlAnswer.Ok(new JsonObject { ["scopes"] = CheckKeys(updateKeyVersion: true) }),
                 "key-rotate" => RotateKey(request),
+                "reencrypt" => StartReencryption(request["scope"]?.GetValue<string>(), request["bytesPerSecond"]?.GetValue<long>() ?? 0),
+                "jobs" => ControlAnswer.Ok(new JsonObject { ["reencryption"] = _jobState.DeepClone() }),
                 _ => null,
             };
         }
@@ -96,17 +106,100 @@ public sealed class VolumeControl : IDisposable
                 ["scopes"] = scopes,
                 ["lastKeyCheck"] = _lastKeyCheckTime?.ToString("O"),
                 ["lastKeyCheckResults"] = _lastKeyCheck.DeepClone(),
+                ["reencryption"] = _jobState.DeepClone(),
             };
         }
     }
 
+    /// <summary>Stops the key checks and any re-encryption (it resumes at the next mount) before the volume closes.</summary>
     public void Dispose()
     {
         _keyCheckTimer.Dispose();
+        _jobCancel.Cancel();
+        try
+        {
+            _job?.Wait(TimeSpan.FromMinutes(2));
+        }
+        catch (AggregateException)
+        {
+        }
+
         lock (_lock)
         {
             _disposed = true;
         }
+
+        _jobCancel.Dispose();
+    }
+
+    /// <summary>Starts re-encrypting old DEK generations in the background; progress through "jobs" and "status".</summary>
+    private JsonObject StartReencryption(string? scope, long bytesPerSecond)
+    {
+        if (_job is { IsCompleted: false })
+        {
+            throw new InvalidOperationException("a re-encryption is already running on this volume");
+        }
+
+        if (scope is not null && _volume.Header.FindScope(scope) is null)
+        {
+            throw new ArgumentException($"no scope '{scope}' in this volume");
+        }
+
+        var state = new JsonObject { ["state"] = "running", ["scope"] = scope ?? "*", ["started"] = DateTime.UtcNow.ToString("O") };
+        _jobState = state;
+        var progress = new JobProgress(p => _jobState = Describe(state, p));
+        _job = Task.Factory.StartNew(() => RunReencryption(state, scope, bytesPerSecond, progress), _jobCancel.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return ControlAnswer.Ok(new JsonObject { ["reencryption"] = state.DeepClone() });
+    }
+
+    private void RunReencryption(JsonObject state, string? scope, long bytesPerSecond, JobProgress progress)
+    {
+        try
+        {
+            _logger.LogInformation("Re-encryption of {Backing} started (scope {Scope})", BackingDirectory, scope ?? "all");
+            var report = _volume.Reencrypt(scope, bytesPerSecond, progress, _jobCancel.Token);
+            var done = Describe(state, report.Progress);
+            done["state"] = report.Problems.Count == 0 ? "done" : "incomplete";
+            done["destroyed"] = new JsonArray([.. report.Destroyed.Select(d => (JsonNode)d)]);
+            done["kept"] = new JsonArray([.. report.Kept.Select(k => (JsonNode)k)]);
+            done["problems"] = new JsonArray([.. report.Problems.Select(p => (JsonNode)p)]);
+            _jobState = done;
+            _logger.LogInformation("Re-encryption of {Backing} {State}: {Files} file(s) rewritten, destroyed: {Destroyed}", BackingDirectory, done["state"], report.Progress.FilesRewritten, string.Join(", ", report.Destroyed));
+        }
+        catch (OperationCanceledException)
+        {
+            var stopped = _jobState.DeepClone().AsObject();
+            stopped["state"] = "interrupted";
+            _jobState = stopped;
+            _logger.LogInformation("Re-encryption of {Backing} interrupted; it resumes at the next mount", BackingDirectory);
+        }
+#pragma warning disable CA1031 // The job's failure is reported through its state and the log; the volume keeps serving.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            var failed = _jobState.DeepClone().AsObject();
+            failed["state"] = "failed";
+            failed["error"] = e.Message;
+            _jobState = failed;
+            _logger.LogError("Re-encryption of {Backing} failed: {Reason}", BackingDirectory, e.Message);
+        }
+    }
+
+    private static JsonObject Describe(JsonObject state, ReencryptionProgress progress)
+    {
+        var copy = state.DeepClone().AsObject();
+        copy["entriesScanned"] = progress.EntriesScanned;
+        copy["filesRewritten"] = progress.FilesRewritten;
+        copy["bytesRewritten"] = progress.BytesRewritten;
+        copy["symlinksRewritten"] = progress.SymlinksRewritten;
+        copy["problemCount"] = progress.Problems;
+        return copy;
+    }
+
+    /// <summary>Progress reported on the job's own thread (Progress&lt;T&gt; would post it elsewhere, out of order).</summary>
+    private sealed class JobProgress(Action<ReencryptionProgress> report) : IProgress<ReencryptionProgress>
+    {
+        public void Report(ReencryptionProgress value) => report(value);
     }
 
     private JsonObject SetScopeState(string scope, bool enabled)

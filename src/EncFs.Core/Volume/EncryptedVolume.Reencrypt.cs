@@ -1,0 +1,300 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Diagnostics;
+using EncFs.Core.Audit;
+using EncFs.Core.Backing;
+using EncFs.Core.Content;
+using EncFs.Core.Format;
+using Microsoft.Extensions.Logging;
+
+namespace EncFs.Core.Volume;
+
+/// <summary>Progress of a re-encryption pass: entries looked at, files and bytes rewritten.</summary>
+public readonly record struct ReencryptionProgress(long EntriesScanned, long FilesRewritten, long BytesRewritten, long SymlinksRewritten, long Problems);
+
+/// <summary>What a re-encryption pass did, and which old DEK generations it destroyed or had to keep.</summary>
+public sealed record ReencryptionReport(ReencryptionProgress Progress, IReadOnlyList<string> Destroyed, IReadOnlyList<string> Kept, IReadOnlyList<string> Problems);
+
+/// <summary>
+/// Background re-encryption after a DEK rotation: files and symlinks still under an older
+/// generation of their scope are rewritten under the current one; an old generation no entry
+/// uses any more is destroyed (removed from the header, its keys zeroed).
+/// </summary>
+public sealed partial class EncryptedVolume
+{
+    private const string JobMarker = "efs.reencrypt.job";
+    private const string LinkTemp = "efs.reencrypt.link";
+
+    /// <summary>The scope (or "*" for all) of a re-encryption that was started and not finished; null when none.</summary>
+    public string? PendingReencryption =>
+        File.Exists(Path.Combine(BackingDirectory, JobMarker)) ? File.ReadAllText(Path.Combine(BackingDirectory, JobMarker)).Trim() : null;
+
+    /// <summary>
+    /// Rewrites every file and symlink of <paramref name="scope"/> (all scopes when null) that
+    /// uses an older DEK generation, at most <paramref name="bytesPerSecond"/> (0: unthrottled).
+    /// Safe to interrupt anywhere: a marker makes the next mount resume, and the one file being
+    /// rewritten is rolled back from its undo record. Old generations are destroyed only after a
+    /// complete scan found nothing using them.
+    /// </summary>
+    public ReencryptionReport Reencrypt(string? scope, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
+    {
+        RequireWritable();
+        var scopeId = scope is null ? (Guid128?)null : Guid128.Parse(_keyring.ScopeByNameOrId(scope).Id);
+        AtomicFile.Write(Path.Combine(BackingDirectory, JobMarker), System.Text.Encoding.UTF8.GetBytes(scopeId?.ToString() ?? "*"), 0x180);
+        var pass = new ReencryptionPass(this, scopeId, bytesPerSecond, progress, cancel);
+        pass.Walk("/");
+        var (destroyed, kept) = pass.Problems.Count == 0 ? DestroyUnusedGenerations(scopeId, pass.InUse) : ([], ["none destroyed: the scan was incomplete"]);
+        if (pass.Problems.Count == 0)
+        {
+            BackingFs.Unlink(Path.Combine(BackingDirectory, JobMarker));
+        }
+
+        progress?.Report(pass.Progress);
+        AuditLog.Write(new AuditEvent("reencrypt", pass.Problems.Count == 0 ? "ok" : "partial", scope, Detail: $"{pass.Progress.FilesRewritten} file(s), {pass.Progress.SymlinksRewritten} symlink(s) rewritten; destroyed {string.Join(", ", destroyed)}"));
+        return new ReencryptionReport(pass.Progress, destroyed, kept, pass.Problems);
+    }
+
+    /// <summary>Rewrites one file under its scope's current generation and returns its size; -1 when it already uses it.</summary>
+    internal long ReencryptFile(string path)
+    {
+        RequireWritable();
+        var backing = BackingPathOf(path);
+        var header = ReadFileHeader(backing, path);
+        var scope = _keyring.Scope(header.ScopeId);
+        if (header.Generation == scope.CurrentGeneration)
+        {
+            return -1;
+        }
+
+        using var handle = OpenFile(path, FileAccess.ReadWrite);
+        FileNode node;
+        lock (_nodesLock)
+        {
+            node = _nodes[handle.GetStatus().Inode];
+        }
+
+        var oldNames = _keyring.Get(header.ScopeId, header.Generation).Names;
+        var stored = BackingFs.ListXattr(backing).Where(n => n.StartsWith(BackingXattrPrefix, StringComparison.Ordinal))
+            .Select(n => (Name: n, Value: BackingFs.GetXattr(backing, n) ?? [])).ToList();
+        var plain = stored.Select(x =>
+        {
+            var encrypted = x.Name[BackingXattrPrefix.Length..];
+            var name = oldNames.TryDecryptXattrName(encrypted);
+            var value = name is null ? null : oldNames.TryOpenXattrValue(encrypted, x.Value);
+            return (Name: name, Value: value) is (not null, not null) pair ? pair
+                : throw new FsException(Errno.EIO, $"'{path}': an extended attribute failed authentication (tampered); not re-encrypted");
+        }).ToList();
+
+        var keys = CurrentKeys(scope);
+        var layout = new SectorLayout(header.SectorSize, header.Infrastructure);
+        var newHeader = FileHeader.ForNewFile(keys.ScopeId, keys.Generation, layout);
+        var bytes = new byte[FileHeader.Size];
+        newHeader.WriteFixedPart(bytes);
+        var relative = Path.GetRelativePath(TreeRoot, backing);
+        node.Reencrypt(
+            new FileCipher(keys, newHeader.FileId, layout),
+            _keyring.Gate(keys.ScopeId),
+            bytes,
+            saveUndo: file => ReencryptionUndo.Save(BackingDirectory, Path.Combine(TreeDirectory, relative), file, stored),
+            rollBack: file => ReencryptionUndo.Restore(BackingDirectory, file, backing),
+            finish: file =>
+            {
+                foreach (var (name, _) in stored)
+                {
+                    BackingFs.RemoveXattr(backing, name);
+                }
+
+                foreach (var (name, value) in plain)
+                {
+                    var encrypted = EncryptXattrName(keys.Names, name!);
+                    BackingFs.SetXattr(backing, BackingXattrPrefix + encrypted, keys.Names.SealXattrValue(encrypted, value), 0);
+                }
+
+                BackingFs.Fsync(file);
+                ReencryptionUndo.Discard(BackingDirectory);
+            });
+        return node.Size;
+    }
+
+    /// <summary>Rewrites one symlink's target under its scope's current generation (a new link renamed over the old).</summary>
+    internal bool ReencryptSymlink(string path)
+    {
+        RequireWritable();
+        var backing = BackingPathOf(path);
+        if (ReadStoredSymlink(backing) is not var (scopeId, generation, _))
+        {
+            return false;
+        }
+
+        var scope = _keyring.Scope(scopeId);
+        if (generation == scope.CurrentGeneration)
+        {
+            return false;
+        }
+
+        var target = TryReadSymlink(backing, throwOnLocked: true)
+            ?? throw new FsException(Errno.EIO, $"'{path}': symlink target failed authentication (tampered or damaged); not re-encrypted");
+        var keys = CurrentKeys(scope);
+        var sealedTarget = keys.Names.SealTarget(target);
+        var stored = new byte[Guid128.Size + sizeof(int) + sealedTarget.Length];
+        keys.ScopeId.WriteTo(stored);
+        BinaryPrimitives.WriteInt32LittleEndian(stored.AsSpan(Guid128.Size), keys.Generation);
+        sealedTarget.CopyTo(stored, Guid128.Size + sizeof(int));
+        var status = BackingFs.Stat(backing);
+        var temp = Path.Combine(BackingDirectory, LinkTemp);
+        if (BackingFs.TryStat(temp, out _))
+        {
+            BackingFs.Unlink(temp);
+        }
+
+        BackingFs.Symlink(Base64Url.EncodeToString(stored), temp);
+        BackingFs.Chown(temp, status.Uid, status.Gid);
+        BackingFs.Rename(temp, backing);
+        BackingFs.FsyncDirectory(Path.GetDirectoryName(backing)!);
+        return true;
+    }
+
+    private (List<string> Destroyed, List<string> Kept) DestroyUnusedGenerations(Guid128? only, HashSet<(Guid128, int)> inUse)
+    {
+        var destroyed = new List<string>();
+        var kept = new List<string>();
+        foreach (var scope in Header.Scopes.Where(s => only is null || Guid128.Parse(s.Id) == only))
+        {
+            var scopeId = Guid128.Parse(scope.Id);
+            foreach (var old in scope.Keys.Where(k => k.Generation != scope.CurrentGeneration).ToList())
+            {
+                if (inUse.Contains((scopeId, old.Generation)))
+                {
+                    kept.Add($"{scope.Name} generation {old.Generation} (directories still use it: their names are not re-encrypted)");
+                    continue;
+                }
+
+                scope.Keys.Remove(old);
+                try
+                {
+                    SaveHeader();
+                }
+                catch
+                {
+                    scope.Keys.Add(old);
+                    throw;
+                }
+
+                _keyring.RetireGeneration(scopeId, old.Generation);
+                destroyed.Add($"{scope.Name} generation {old.Generation}");
+                AuditLog.Write(new AuditEvent("dek-destroy", "ok", scope.Name, old.KekId, old.KekVersion, old.Generation, "no entry uses it any more"));
+                _logger.LogInformation("Scope {Scope}: DEK generation {Generation} destroyed (nothing uses it)", scope.Name, old.Generation);
+            }
+        }
+
+        return (destroyed, kept);
+    }
+
+    /// <summary>One walk over the tree: rewrites what is old, records which generations are still in use.</summary>
+    private sealed class ReencryptionPass(EncryptedVolume volume, Guid128? scope, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private long _lastReport;
+
+        public ReencryptionProgress Progress { get; private set; }
+
+        public HashSet<(Guid128, int)> InUse { get; } = [];
+
+        public List<string> Problems { get; } = [];
+
+        public void Walk(string directory)
+        {
+            IReadOnlyList<DirectoryEntry> entries;
+            try
+            {
+                Note(directory);
+                entries = volume.ReadDirectory(directory);
+            }
+            catch (FsException e)
+            {
+                Problem(directory, e);
+                return;
+            }
+
+            foreach (var entry in entries)
+            {
+                cancel.ThrowIfCancellationRequested();
+                if (entry.Name is "." or "..")
+                {
+                    continue;
+                }
+
+                var path = directory == "/" ? "/" + entry.Name : directory + "/" + entry.Name;
+                try
+                {
+                    Visit(path);
+                }
+                catch (FsException e)
+                {
+                    Problem(path, e);
+                }
+            }
+        }
+
+        private void Visit(string path)
+        {
+            var status = volume.GetEncryptionStatus(path);
+            var id = Guid128.Parse(status.ScopeId);
+            bool mine = scope is null || scope == id;
+            switch (status.Kind)
+            {
+                case "directory":
+                    Walk(path);
+                    return;
+                case "file" when mine:
+                    long size = volume.ReencryptFile(path);
+                    if (size >= 0)
+                    {
+                        Progress = Progress with { FilesRewritten = Progress.FilesRewritten + 1, BytesRewritten = Progress.BytesRewritten + size };
+                        Throttle();
+                    }
+
+                    break;
+                case "symlink" when mine && volume.ReencryptSymlink(path):
+                    Progress = Progress with { SymlinksRewritten = Progress.SymlinksRewritten + 1 };
+                    break;
+            }
+
+            Note(path);
+        }
+
+        /// <summary>Counts the entry and records the generation it uses now.</summary>
+        private void Note(string path)
+        {
+            var status = volume.GetEncryptionStatus(path);
+            InUse.Add((Guid128.Parse(status.ScopeId), status.DekGeneration));
+            Progress = Progress with { EntriesScanned = Progress.EntriesScanned + 1 };
+            if (_clock.ElapsedMilliseconds - _lastReport >= 200)
+            {
+                _lastReport = _clock.ElapsedMilliseconds;
+                progress?.Report(Progress);
+            }
+        }
+
+        private void Throttle()
+        {
+            if (bytesPerSecond <= 0)
+            {
+                return;
+            }
+
+            var due = TimeSpan.FromSeconds((double)Progress.BytesRewritten / bytesPerSecond) - _clock.Elapsed;
+            if (due > TimeSpan.Zero)
+            {
+                cancel.WaitHandle.WaitOne(due);
+            }
+        }
+
+        private void Problem(string path, FsException e)
+        {
+            Problems.Add($"{path}: {e.Message}");
+            Progress = Progress with { Problems = Progress.Problems + 1 };
+            volume._logger.LogWarning("Re-encryption skipped {Path}: {Reason}", path, e.Message);
+        }
+    }
+}
