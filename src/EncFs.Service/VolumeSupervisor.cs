@@ -169,6 +169,7 @@ internal sealed class VolumeSupervisor
         try
         {
             _logger.LogInformation("Volume {Volume} mounted: {Backing} at {MountPoint}", Name, _config.Backing, _config.MountPoint);
+            control.ResumeInterruptedWork();
             if (stopping.IsCancellationRequested || _held)
             {
                 host.RequestUnmount();

@@ -81,6 +81,8 @@ internal static class MountCommand
                 Daemonize.DetachStandardStreams(result.GetValue(logFile));
             }
 
+            control.ResumeInterruptedWork();
+
             host.Run();
             return ExitCodes.Ok;
         }));

@@ -39,10 +39,18 @@ public sealed class VolumeControl : IDisposable
         _schedule = schedule;
         _logger = logger;
         _keyCheckTimer = new Timer(_ => ScheduledKeyCheck(), null, schedule.RevocationInterval, schedule.RevocationInterval);
-        if (volume.PendingReencryption is { } pending)
+    }
+
+    /// <summary>Resumes a re-encryption an earlier process started and did not finish (call once serving).</summary>
+    public void ResumeInterruptedWork()
+    {
+        lock (_lock)
         {
-            _logger.LogInformation("Resuming the re-encryption of {Backing} interrupted earlier", volume.BackingDirectory);
-            StartReencryption(pending == "*" ? null : pending, 0);
+            if (_volume.PendingReencryption is { } pending && _job is null)
+            {
+                _logger.LogInformation("Resuming the re-encryption of {Backing} interrupted earlier", _volume.BackingDirectory);
+                StartReencryption(pending == "*" ? null : pending, 0);
+            }
         }
     }
 

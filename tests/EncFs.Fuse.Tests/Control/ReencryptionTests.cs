@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using EncFs.Fuse.Tests.Support;
+
+namespace EncFs.Fuse.Tests.Control;
+
+/// <summary>
+/// efs key reencrypt after a DEK rotation: live in the daemon while files stay open, offline,
+/// and killed at arbitrary points: nothing is lost, every file ends under the new generation.
+/// </summary>
+public sealed class ReencryptionTests
+{
+    [Fact]
+    public void TheDaemonRewritesOldFilesInTheBackgroundWhileTheyStayUsable()
+    {
+        using var volume = MountedVolume.Create();
+        var big = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 123);
+        File.WriteAllBytes(volume.PathOf("big"), big);
+        File.WriteAllText(volume.PathOf("small"), "small file");
+        ProcessRunner.Shell($"""
+            set -e
+            cd {volume.MountPoint}
+            setfattr -n user.note -v tagged small
+            ln -s small link
+            ln big big-link
+            truncate -s 64M sparse
+            echo tail >> sparse
+            """).EnsureSuccess();
+        var sparseBacking = SingleBackingFileLargerThan(volume.Backing, 60L << 20);
+        long allocatedBefore = AllocatedBytes(sparseBacking);
+
+        ProcessRunner.Efs("key", "rotate", volume.MountPoint, "--new-dek").EnsureSuccess();
+        var open = new FileStream(volume.PathOf("small"), FileMode.Open, FileAccess.ReadWrite);
+        var run = ProcessRunner.Efs("key", "reencrypt", volume.MountPoint, "--wait", "--json");
+        Assert.True(run.ExitCode == 0, run + "\n" + volume.Log);
+        var report = JsonNode.Parse(run.Stdout)!;
+        Assert.Equal("done", report["state"]!.GetValue<string>());
+        Assert.Equal(3, report["filesRewritten"]!.GetValue<int>()); // big (once for both names), small, sparse
+        Assert.Equal(1, report["symlinksRewritten"]!.GetValue<int>());
+        Assert.Contains("directories still use it", report["kept"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+
+        foreach (var name in new[] { "big", "big-link", "small", "sparse" })
+        {
+            Assert.Equal(2, Generation(volume.PathOf(name)));
+        }
+
+        Assert.Equal(big, File.ReadAllBytes(volume.PathOf("big")));
+        Assert.Equal(big, File.ReadAllBytes(volume.PathOf("big-link")));
+        Assert.Equal("tagged", ProcessRunner.Run("getfattr", ["--only-values", "-n", "user.note", volume.PathOf("small")]).EnsureSuccess().Stdout);
+        Assert.Equal("small", ProcessRunner.Run("readlink", [volume.PathOf("link")]).EnsureSuccess().Stdout.Trim());
+        Assert.Equal("tail\n", File.ReadAllText(volume.PathOf("sparse"))[(64 << 20)..]);
+        Assert.True(AllocatedBytes(sparseBacking) <= allocatedBefore + (1 << 20), "holes were filled in by the re-encryption");
+
+        // The handle opened before goes on under the new keys.
+        open.Position = open.Length;
+        open.Write(" and more"u8);
+        open.Dispose();
+        Assert.Equal("small file and more", File.ReadAllText(volume.PathOf("small")));
+        volume.Remount();
+        Assert.Equal(big, File.ReadAllBytes(volume.PathOf("big")));
+    }
+
+    [Fact]
+    public void KilledAtAnyPointNothingIsLostAndTheNextMountFinishesTheJob()
+    {
+        using var volume = MountedVolume.Create(mount: false);
+        var source = Path.Combine(volume.Root, "plain");
+        Directory.CreateDirectory(source);
+        var files = Enumerable.Range(0, 4).ToDictionary(i => $"f{i}", _ => RandomNumberGenerator.GetBytes(48 << 20));
+        foreach (var (name, bytes) in files)
+        {
+            File.WriteAllBytes(Path.Combine(source, name), bytes);
+        }
+
+        ProcessRunner.Efs("import", source, volume.Backing, "--key-file", volume.KeyFile).EnsureSuccess();
+        ProcessRunner.Efs("key", "rotate", volume.Backing, "--new-dek", "--key-file", volume.KeyFile).EnsureSuccess();
+
+        foreach (var delay in new[] { 300, 700, 1200 })
+        {
+            var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var argument in new[] { ProcessRunner.EfsDll, "key", "reencrypt", volume.Backing, "--key-file", volume.KeyFile, "--rate", "40" })
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            using var job = Process.Start(info)!;
+            Thread.Sleep(delay);
+            job.Kill();
+            job.WaitForExit();
+        }
+
+        // Whatever state the kills left, the files read back intact; the mount resumes the job.
+        Assert.True(File.Exists(Path.Combine(volume.Backing, "efs.reencrypt.job")), "the job finished before the kills: nothing was interrupted");
+        volume.Mount();
+        foreach (var (name, bytes) in files)
+        {
+            Assert.True(bytes.AsSpan().SequenceEqual(File.ReadAllBytes(volume.PathOf(name))), $"{name} differs after the interrupted re-encryption\n{volume.Log}");
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (files.Keys.Any(name => Generation(volume.PathOf(name)) != 2))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the mount did not resume the re-encryption\n" + volume.Log);
+            Thread.Sleep(250);
+        }
+
+        Assert.Contains("Resuming the re-encryption", volume.Log, StringComparison.Ordinal);
+        foreach (var (name, bytes) in files)
+        {
+            Assert.True(bytes.AsSpan().SequenceEqual(File.ReadAllBytes(volume.PathOf(name))), name);
+        }
+
+        Assert.False(File.Exists(Path.Combine(volume.Backing, "efs.reencrypt.undo")));
+    }
+
+    private static int Generation(string path) =>
+        JsonNode.Parse(ProcessRunner.Efs("status", path, "--json").EnsureSuccess().Stdout)!["dekGeneration"]!.GetValue<int>();
+
+    private static string SingleBackingFileLargerThan(string backing, long size) =>
+        Directory.EnumerateFiles(backing, "*", SearchOption.AllDirectories).Single(f => new FileInfo(f).Length > size);
+
+    private static long AllocatedBytes(string path) =>
+        long.Parse(ProcessRunner.Run("stat", ["-c", "%b", path]).EnsureSuccess().Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture) * 512;
+}
