@@ -59,6 +59,19 @@ internal static class ImportCommand
                 throw new UsageException($"an in-place import of '{from}' is unfinished ({ImportJournal.FileName}): finish it with --in-place");
             }
 
+            if (result.GetValue(inPlace) && Directory.Exists(backingDir))
+            {
+                // Before the volume is opened (which may create its lock file): a refusal changes nothing.
+                try
+                {
+                    ImportJournal.CheckBelongsTo(from, BackingInspector.ReadHeader(backingDir).VolumeId, result.GetRequiredValue(target));
+                }
+                catch (ImportRefusedException e)
+                {
+                    throw new UsageException(e.Message, e);
+                }
+            }
+
             using var keys = credentials.KeySource(result);
             using var volume = EncryptedVolume.Open(backingDir, keys);
             using var cancel = new CancellationTokenSource();
