@@ -122,7 +122,7 @@ public sealed class InPlaceImporter
         }
     }
 
-    /// <summary>Moves one regular file; returns whether its volume copy was already there.</summary>
+    /// <summary>Moves one regular file; returns whether it was moved with a volume copy that was already there.</summary>
     private bool ImportFile(string path, string relative, FileStatus before, CancellationToken cancel)
     {
         var journal = _journal!;
@@ -181,7 +181,7 @@ public sealed class InPlaceImporter
         if (sourceHash is null || !SameFile(before, BackingFs.Stat(path)))
         {
             Leave(relative, "changed during the import: not removed (run again when it is quiet)");
-            return alreadyThere;
+            return false;
         }
 
         var volumeHash = HashVolume(volumePath, before.Size, cancel);
@@ -193,7 +193,7 @@ public sealed class InPlaceImporter
             if (Copy(path, before, volumePath, cancel) is not { } copiedHash)
             {
                 Leave(relative, "changed during the import: not removed (run again when it is quiet)");
-                return alreadyThere;
+                return false;
             }
 
             sourceHash = copiedHash;
@@ -207,7 +207,7 @@ public sealed class InPlaceImporter
             Leave(relative, ours || !alreadyThere
                 ? "the volume copy reads back different from the source: not removed"
                 : "the volume already holds a different file at this path: not removed");
-            return alreadyThere;
+            return false;
         }
 
         if (linked)
