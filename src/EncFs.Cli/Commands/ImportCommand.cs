@@ -59,7 +59,7 @@ internal static class ImportCommand
                 throw new UsageException($"an in-place import of '{from}' is unfinished ({ImportJournal.FileName}): finish it with --in-place");
             }
 
-            if (result.GetValue(inPlace) && Directory.Exists(backingDir))
+            if (result.GetValue(inPlace) && ImportJournal.ExistsIn(from))
             {
                 // Before the volume is opened (which may create its lock file): a refusal changes nothing.
                 try
@@ -133,6 +133,11 @@ internal static class ImportCommand
             Console.Error.WriteLine($"efs: left as plaintext: {left.Path}: {left.Reason}");
         }
 
+        foreach (var linked in done.LinkedOutside)
+        {
+            Console.Error.WriteLine($"efs: warning: {linked} had hard links outside the tree: its plaintext is still there under those names");
+        }
+
         if (done.Complete)
         {
             Console.Error.WriteLine($"No plaintext is left: '{from}' is empty and can serve as the mount point: efs mount {backingDir} {from}");
@@ -162,6 +167,7 @@ internal static class ImportCommand
                 ["directoriesRemoved"] = done.DirectoriesRemoved,
                 ["complete"] = done.Complete,
                 ["leftBehind"] = leftBehind,
+                ["linkedOutside"] = new JsonArray([.. done.LinkedOutside.Select(p => JsonValue.Create(p))]),
             }.ToJsonString());
         }
 

@@ -15,7 +15,8 @@ public sealed record InPlaceImportResult(
     long HardLinks,
     long Shredded,
     long DirectoriesRemoved,
-    IReadOnlyList<LeftBehind> LeftBehind)
+    IReadOnlyList<LeftBehind> LeftBehind,
+    IReadOnlyList<string> LinkedOutside)
 {
     public bool Complete => LeftBehind.Count == 0;
 }
@@ -34,6 +35,7 @@ public sealed class InPlaceImporter
     private readonly bool _shred;
     private readonly List<LeftBehind> _leftBehind = [];
     private readonly Dictionary<(ulong Device, ulong Inode), string> _importedLinks = [];
+    private readonly Dictionary<(ulong Device, ulong Inode), (string Path, uint OtherNames)> _removedLinked = [];
     private readonly byte[] _buffer = new byte[ChunkSize];
     private ImportJournal? _journal;
     private string _sourceRoot = "/";
@@ -76,7 +78,8 @@ public sealed class InPlaceImporter
         }
 
         progress?.Report(_progress);
-        return new InPlaceImportResult(_progress, _filesMoved, _symlinks, _hardLinks, _shredded, _directoriesRemoved, _leftBehind);
+        return new InPlaceImportResult(_progress, _filesMoved, _symlinks, _hardLinks, _shredded, _directoriesRemoved, _leftBehind,
+            [.. _removedLinked.Values.Where(v => v.OtherNames > 0).Select(v => v.Path).Order(StringComparer.Ordinal)]);
     }
 
     private void ImportDirectory(string source, string relative, bool isRoot, IProgress<ImportProgress>? progress, CancellationToken cancel)
@@ -225,6 +228,15 @@ public sealed class InPlaceImporter
 
         Remove(path);
         _filesMoved++;
+        var identity = (before.Device, before.Inode);
+        if (before.LinkCount > 1 || _removedLinked.ContainsKey(identity))
+        {
+            // What is left of the other names once the import is through them tells whether
+            // the plaintext is still reachable from outside the tree.
+            var first = _removedLinked.TryGetValue(identity, out var seen) ? seen.Path : relative;
+            _removedLinked[identity] = (first, before.LinkCount - 1);
+        }
+
         return alreadyThere;
     }
 

@@ -25,6 +25,8 @@ public sealed class ImportInPlaceTests
     {
         using var tree = Tree.Create();
         var topModified = File.GetLastWriteTimeUtc(tree.Plain("top.txt"));
+        var outside = tree.Temp.Combine("outside-name");
+        Assert.Equal(0, ProcessRunner.Run("ln", [tree.Plain("top.txt"), outside]).ExitCode);
 
         var result = tree.Import();
 
@@ -35,6 +37,9 @@ public sealed class ImportInPlaceTests
         Assert.Equal(1, summary["hardLinks"]!.GetValue<int>());
         Assert.Equal(1, summary["symlinks"]!.GetValue<int>());
         Assert.Contains("can serve as the mount point", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal("/nested/hard", Assert.Single(summary["linkedOutside"]!.AsArray())!.GetValue<string>());
+        Assert.Contains("had hard links outside the tree", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(tree.Files["top.txt"], File.ReadAllBytes(outside));
         Assert.Empty(Directory.EnumerateFileSystemEntries(tree.Source));
 
         using (var volume = tree.OpenVolume())
