@@ -40,6 +40,7 @@ public sealed class InPlaceImporter
     private ImportJournal? _journal;
     private string _sourceRoot = "/";
     private string _targetRoot = "/";
+    private ulong _sourceDevice;
     private bool _volumeUnsynced;
     private ImportProgress _progress;
     private long _filesMoved, _symlinks, _hardLinks, _shredded, _directoriesRemoved;
@@ -61,11 +62,12 @@ public sealed class InPlaceImporter
     {
         _sourceRoot = Path.GetFullPath(sourceDir);
         _targetRoot = targetPath;
-        var (files, bytes) = Count(_sourceRoot, isRoot: true);
+        var (files, bytes) = Count(_sourceRoot, BackingFs.Stat(_sourceRoot + "/.").Device, isRoot: true);
         _progress = new ImportProgress(0, files, 0, bytes, 0);
         using (_journal = ImportJournal.OpenOrCreate(_sourceRoot, _volume.Header.VolumeId, targetPath))
         {
-            var rootStatus = BackingFs.Stat(_sourceRoot);
+            var rootStatus = BackingFs.Stat(_sourceRoot + "/.");
+            _sourceDevice = rootStatus.Device;
             if (EnsureVolumeDirectory(targetPath, rootStatus, string.Empty))
             {
                 ImportDirectory(_sourceRoot, string.Empty, isRoot: true, progress, cancel);
@@ -95,7 +97,12 @@ public sealed class InPlaceImporter
             var path = Path.Combine(source, name!);
             var entry = relative + "/" + name;
             var status = BackingFs.Stat(path);
-            if (status.IsDirectory)
+            if (status.IsDirectory && status.Device != _sourceDevice)
+            {
+                // Another filesystem mounted in the tree is not part of the data on this one.
+                Leave(entry, "another filesystem is mounted here: not imported (import it on its own)");
+            }
+            else if (status.IsDirectory)
             {
                 if (EnsureVolumeDirectory(VolumePath(entry), status, entry))
                 {
@@ -494,7 +501,7 @@ public sealed class InPlaceImporter
         now.Device == before.Device && now.Inode == before.Inode && now.Size == before.Size
         && now.ModifyTime == before.ModifyTime && now.ChangeTime == before.ChangeTime;
 
-    private static (long Files, long Bytes) Count(string directory, bool isRoot)
+    private static (long Files, long Bytes) Count(string directory, ulong device, bool isRoot)
     {
         long files = 0, bytes = 0;
         foreach (var path in Directory.EnumerateFileSystemEntries(directory))
@@ -505,9 +512,9 @@ public sealed class InPlaceImporter
             }
 
             var status = BackingFs.Stat(path);
-            if (status.IsDirectory)
+            if (status.IsDirectory && status.Device == device)
             {
-                var (innerFiles, innerBytes) = Count(path, isRoot: false);
+                var (innerFiles, innerBytes) = Count(path, device, isRoot: false);
                 files += innerFiles;
                 bytes += innerBytes;
             }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -127,6 +128,77 @@ public sealed class ImportInPlaceTests
     }
 
     [Fact]
+    public void AKillFromOutsideInTheMiddleOfABigFileLosesNothing()
+    {
+        using var tree = Tree.Create();
+        var big = new byte[96 << 20];
+        new Random(5).NextBytes(big);
+        File.WriteAllBytes(tree.Plain("nested/huge.bin"), big);
+        tree.Files["nested/huge.bin"] = big;
+
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { ProcessRunner.EfsDll, "import", "--in-place", tree.Source, tree.Backing, "--key-file", tree.Key })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.Environment["EFS_KEYSTORE"] = ProcessRunner.TestKeystore;
+        using (var process = Process.Start(info)!)
+        {
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (BackingBytes(tree.Backing) < 16 << 20 && !process.HasExited && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(5);
+            }
+
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Equal(137, process.ExitCode);
+        }
+
+        Assert.True(File.Exists(tree.Plain("nested/huge.bin")), "the import finished before the kill: the test proved nothing");
+        tree.AssertEveryFileIsSomewhere();
+
+        var rerun = tree.Import();
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tree.Source));
+        using var volume = tree.OpenVolume();
+        tree.AssertVolumeHoldsEverything(volume);
+    }
+
+    [Fact]
+    public void AnotherFilesystemMountedInTheTreeIsNotCrossed()
+    {
+        using var tree = Tree.Create();
+        var mountPoint = tree.Plain("nested/other-fs");
+        Directory.CreateDirectory(mountPoint);
+        var mount = ProcessRunner.Run("mount", ["-t", "tmpfs", "efs-import-test", mountPoint]);
+        Assert.True(mount.ExitCode == 0, mount.ToString());
+        try
+        {
+            File.WriteAllText(Path.Combine(mountPoint, "elsewhere.txt"), "on another filesystem");
+
+            var result = tree.Import();
+
+            Assert.True(result.ExitCode == 1, result.ToString());
+            var left = Assert.Single(JsonNode.Parse(result.Stdout)!["leftBehind"]!.AsArray());
+            Assert.Equal("/nested/other-fs", left!["path"]!.GetValue<string>());
+            Assert.StartsWith("another filesystem", left["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal("on another filesystem", File.ReadAllText(Path.Combine(mountPoint, "elsewhere.txt")));
+            using var volume = tree.OpenVolume();
+            tree.AssertVolumeHoldsEverything(volume);
+        }
+        finally
+        {
+            Assert.Equal(0, ProcessRunner.Run("umount", [mountPoint]).ExitCode);
+        }
+    }
+
+    [Fact]
     public void AFileWrittenDuringTheImportIsNotRemoved()
     {
         using var tree = Tree.Create();
@@ -227,6 +299,19 @@ public sealed class ImportInPlaceTests
         Assert.Equal(0, tree.Import().ExitCode);
         using var volume = tree.OpenVolume();
         tree.AssertVolumeHoldsEverything(volume);
+    }
+
+    private static long BackingBytes(string backing)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(backing, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        }
+        catch (IOException)
+        {
+            // A file the running import replaced between listing and stat: look again next time.
+            return 0;
+        }
     }
 
     /// <summary>Every entry under a directory with its type, size, modification time and content hash.</summary>
