@@ -140,7 +140,7 @@ internal static class ImportCommand
 
         if (done.Complete)
         {
-            Console.Error.WriteLine($"No plaintext is left: '{from}' is empty and can serve as the mount point: efs mount {backingDir} {from}");
+            Console.Error.WriteLine($"No plaintext is left in '{from}': it is empty and can serve as the mount point: efs mount {backingDir} {from}");
         }
         else
         {

@@ -52,6 +52,52 @@ public sealed class InPlaceImporterTests
     }
 
     [Fact]
+    public void ShredOverwritesOnlyFilesWithNoOtherName()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var alone = Path.Combine(source, "alone.bin");
+        var shared = Path.Combine(source, "shared.bin");
+        var content = new byte[(1 << 20) + 17];
+        new Random(3).NextBytes(content);
+        File.WriteAllBytes(alone, content);
+        File.WriteAllBytes(shared, content);
+        var outsideName = test.Temp.Combine("outside-name");
+        Assert.Equal(0, Link(shared, outsideName));
+        var seenAtShred = new List<byte[]>();
+        var importer = new InPlaceImporter(test.Volume, shred: true)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "shredded")
+                {
+                    seenAtShred.Add(File.ReadAllBytes(alone));
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(result.Complete);
+        Assert.Equal(1, result.Shredded);
+        var overwritten = Assert.Single(seenAtShred);
+        Assert.Equal(content.Length, overwritten.Length);
+        Assert.True(overwritten.All(b => b == 0), "the plaintext was not overwritten with zeros");
+        Assert.Equal(content, File.ReadAllBytes(outsideName));
+        Assert.Equal(["/shared.bin"], result.LinkedOutside);
+        Assert.Equal(content, test.ReadFile("/alone.bin"));
+        Assert.Equal(content, test.ReadFile("/shared.bin"));
+    }
+
+    private static int Link(string existing, string newName)
+    {
+        using var ln = System.Diagnostics.Process.Start("ln", [existing, newName]);
+        ln.WaitForExit();
+        return ln.ExitCode;
+    }
+
+    [Fact]
     public void SomeoneElsesFileInTheVolumeIsNeverReplaced()
     {
         using var test = TestVolume.Create();
