@@ -96,7 +96,18 @@ public sealed class InPlaceImporter
 
             var path = Path.Combine(source, name!);
             var entry = relative + "/" + name;
-            var status = BackingFs.Stat(path);
+            if (!BackingFs.TryStat(path, out var status))
+            {
+                // Gone since the listing (nothing to move), or a name that is not UTF-8, which
+                // comes back from the listing altered and so cannot be opened by it.
+                if (name!.Contains('\uFFFD', StringComparison.Ordinal))
+                {
+                    Leave(entry, "its name is not valid UTF-8: not imported (rename it)");
+                }
+
+                continue;
+            }
+
             if (status.IsDirectory && status.Device != _sourceDevice)
             {
                 // Another filesystem mounted in the tree is not part of the data on this one.
@@ -511,7 +522,11 @@ public sealed class InPlaceImporter
                 continue;
             }
 
-            var status = BackingFs.Stat(path);
+            if (!BackingFs.TryStat(path, out var status))
+            {
+                continue;
+            }
+
             if (status.IsDirectory && status.Device == device)
             {
                 var (innerFiles, innerBytes) = Count(path, device, isRoot: false);

@@ -98,6 +98,37 @@ public sealed class InPlaceImporterTests
     }
 
     [Fact]
+    public void ANameThatIsNotUtf8IsLeftAndTheRestMoves()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "ok.txt"), "fine");
+        using (var touch = System.Diagnostics.Process.Start("sh", ["-c", "printf data > \"$1\"/$(printf 'bad\\377')", "sh", source]))
+        {
+            touch.WaitForExit();
+            Assert.Equal(0, touch.ExitCode);
+        }
+
+        try
+        {
+            var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+            var left = Assert.Single(result.LeftBehind);
+            Assert.StartsWith("/bad", left.Path, StringComparison.Ordinal);
+            Assert.Contains("not valid UTF-8", left.Reason, StringComparison.Ordinal);
+            Assert.Equal("fine"u8.ToArray(), test.ReadFile("/ok.txt"));
+            Assert.Equal(2, Directory.EnumerateFileSystemEntries(source).Count());
+        }
+        finally
+        {
+            // .NET cannot name that file to delete it: the shell can.
+            using var remove = System.Diagnostics.Process.Start("sh", ["-c", "rm -f \"$1\"/bad*", "sh", source]);
+            remove.WaitForExit();
+        }
+    }
+
+    [Fact]
     public void SomeoneElsesFileInTheVolumeIsNeverReplaced()
     {
         using var test = TestVolume.Create();
