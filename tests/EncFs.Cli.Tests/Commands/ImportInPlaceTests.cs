@@ -269,6 +269,7 @@ public sealed class ImportInPlaceTests
             (["import", "--in-place", backingLink, tree.Backing], "inside it"),
             (["import", "--in-place", holdsVolume, nestedVolume], "is inside"),
             (["import", "--shred", tree.Source, tree.Backing], "--shred only applies with --in-place"),
+            (["import", holdsVolume, nestedVolume], "is inside"),
         };
         foreach (var (arguments, message) in cases)
         {
