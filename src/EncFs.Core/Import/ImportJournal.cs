@@ -1,0 +1,220 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EncFs.Core.Backing;
+using Microsoft.Win32.SafeHandles;
+
+namespace EncFs.Core.Import;
+
+/// <summary>The import was refused before anything changed: the message says why.</summary>
+public sealed class ImportRefusedException : Exception
+{
+    public ImportRefusedException()
+    {
+    }
+
+    public ImportRefusedException(string message)
+        : base(message)
+    {
+    }
+
+    public ImportRefusedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>
+/// The record of an in-place import, kept in the plaintext directory's root (never in the backing
+/// directory: it names plaintext files, which must not outlive the plaintext on the disk that holds
+/// the volume). JSON lines, each appended and fsynced before the step it announces:
+/// a header naming the volume, then <c>{"copy":p}</c> before the volume entry for p is created
+/// (so a later run may replace that entry: it is ours), <c>{"verified":p,"dev":d,"ino":i}</c> once
+/// the volume holds a verified, synced copy, and <c>{"shred":p,"dev":d,"ino":i}</c> before p's plaintext is
+/// overwritten (from then on the plaintext is no longer the data: the volume copy is).
+/// </summary>
+public sealed class ImportJournal : IDisposable
+{
+    public const string FileName = ".efs-import-journal";
+    private const int Version = 1;
+    private readonly SafeFileHandle _handle;
+    private readonly string _path;
+    private readonly HashSet<string> _copied = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ulong Device, ulong Inode)> _shredding = new(StringComparer.Ordinal);
+    private readonly Dictionary<(ulong Device, ulong Inode), string> _verified = [];
+    private long _length;
+
+    private ImportJournal(string path, SafeFileHandle handle)
+    {
+        _path = path;
+        _handle = handle;
+    }
+
+    /// <summary>Entries whose volume copy is known to be a verified copy, by the plaintext file's identity.</summary>
+    public IReadOnlyDictionary<(ulong Device, ulong Inode), string> Verified => _verified;
+
+    public static string PathIn(string sourceRoot) => Path.Combine(sourceRoot, FileName);
+
+    /// <summary>Whether an in-place import into some volume was started in this directory and not finished.</summary>
+    public static bool ExistsIn(string sourceRoot) => BackingFs.TryStat(PathIn(sourceRoot), out _);
+
+    /// <summary>
+    /// Checks, without changing anything, that a journal left in <paramref name="sourceRoot"/> (if
+    /// any) belongs to this volume and target; throws <see cref="ImportRefusedException"/> if not.
+    /// </summary>
+    public static void CheckBelongsTo(string sourceRoot, string volumeId, string target)
+    {
+        var path = PathIn(sourceRoot);
+        if (!BackingFs.TryStat(path, out var status))
+        {
+            return;
+        }
+
+        if (!status.IsRegular)
+        {
+            throw new ImportRefusedException($"'{path}' is in the way of the import journal; move it out of the directory");
+        }
+
+        // A crash before the header reached the disk leaves no complete line: nothing began.
+        if (ReadLines(File.ReadAllBytes(path), out _).FirstOrDefault() is not { } header)
+        {
+            return;
+        }
+
+        if (header["journal"]?.GetValue<int>() != Version)
+        {
+            throw new ImportRefusedException($"'{path}' is not an import journal of this efs version; move it out of the directory");
+        }
+
+        if (header["volume"]?.GetValue<string>() != volumeId || header["to"]?.GetValue<string>() != target)
+        {
+            throw new ImportRefusedException(
+                $"'{path}' records an unfinished in-place import into volume {header["volume"]} at '{header["to"]}': finish it with that volume and --to first");
+        }
+    }
+
+    /// <summary>Opens the journal left by an interrupted run, or starts one (synced before any other change).</summary>
+    public static ImportJournal OpenOrCreate(string sourceRoot, string volumeId, string target)
+    {
+        CheckBelongsTo(sourceRoot, volumeId, target);
+        var path = PathIn(sourceRoot);
+        var handle = BackingFs.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x180 /* 0600 */);
+        var journal = new ImportJournal(path, handle);
+        try
+        {
+            if (!journal.Load())
+            {
+                journal.Append(new JsonObject { ["journal"] = Version, ["volume"] = volumeId, ["to"] = target });
+                BackingFs.FsyncDirectory(sourceRoot);
+            }
+
+            return journal;
+        }
+        catch
+        {
+            journal.Dispose();
+            throw;
+        }
+    }
+
+    public bool WasCopied(string relative) => _copied.Contains(relative);
+
+    /// <summary>Whether this very file (not one created at its path since) was being overwritten.</summary>
+    public bool IsShredding(string relative, in FileStatus plaintext) =>
+        _shredding.TryGetValue(relative, out var identity) && identity == (plaintext.Device, plaintext.Inode);
+
+    public void RecordCopy(string relative)
+    {
+        if (_copied.Add(relative))
+        {
+            Append(new JsonObject { ["copy"] = relative });
+        }
+    }
+
+    public void RecordVerified(string relative, in FileStatus plaintext)
+    {
+        Append(new JsonObject { ["verified"] = relative, ["dev"] = plaintext.Device, ["ino"] = plaintext.Inode });
+        _verified[(plaintext.Device, plaintext.Inode)] = relative;
+    }
+
+    public void RecordShred(string relative, in FileStatus plaintext)
+    {
+        Append(new JsonObject { ["shred"] = relative, ["dev"] = plaintext.Device, ["ino"] = plaintext.Inode });
+        _shredding[relative] = (plaintext.Device, plaintext.Inode);
+    }
+
+    /// <summary>Removes the journal once nothing is pending: the import is complete.</summary>
+    public void Delete()
+    {
+        BackingFs.Unlink(_path);
+        BackingFs.FsyncDirectory(Path.GetDirectoryName(_path)!);
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    /// <summary>Reads the records; false when there are none (not even the header).</summary>
+    private bool Load()
+    {
+        var length = new FileInfo(_path).Length;
+        var content = new byte[length];
+        int read = BackingFs.ReadAt(_handle, content, 0);
+        var lines = ReadLines(content.AsSpan(0, read), out int complete);
+
+        // A crash while appending can leave a torn last line: it announced a step that never
+        // started, so it is dropped and the next record starts on a fresh line.
+        if (complete < read)
+        {
+            BackingFs.Truncate(_handle, complete);
+            BackingFs.Fsync(_handle);
+        }
+
+        _length = complete;
+        foreach (var line in lines.Skip(1))
+        {
+            if (line["copy"]?.GetValue<string>() is { } copied)
+            {
+                _copied.Add(copied);
+            }
+            else if (line["verified"]?.GetValue<string>() is { } verified)
+            {
+                _verified[(line["dev"]!.GetValue<ulong>(), line["ino"]!.GetValue<ulong>())] = verified;
+            }
+            else if (line["shred"]?.GetValue<string>() is { } shredding)
+            {
+                _shredding[shredding] = (line["dev"]!.GetValue<ulong>(), line["ino"]!.GetValue<ulong>());
+            }
+        }
+
+        return lines.Count > 0;
+    }
+
+    private static List<JsonObject> ReadLines(ReadOnlySpan<byte> content, out int complete)
+    {
+        var lines = new List<JsonObject>();
+        complete = 0;
+        while (content[complete..].IndexOf((byte)'\n') is var end and >= 0)
+        {
+            var line = content.Slice(complete, end);
+            try
+            {
+                lines.Add(JsonNode.Parse(line) as JsonObject ?? throw new InvalidDataException("not an object"));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"import journal damaged at byte {complete}: {e.Message}", e);
+            }
+
+            complete += end + 1;
+        }
+
+        return lines;
+    }
+
+    private void Append(JsonObject record)
+    {
+        var bytes = Encoding.UTF8.GetBytes(record.ToJsonString() + "\n");
+        BackingFs.WriteAt(_handle, bytes, _length);
+        BackingFs.Fsync(_handle);
+        _length += bytes.Length;
+    }
+}

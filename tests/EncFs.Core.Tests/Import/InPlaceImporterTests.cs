@@ -1,0 +1,206 @@
+using EncFs.Core.Import;
+using EncFs.Core.Tests.Support;
+using EncFs.Core.Volume;
+
+namespace EncFs.Core.Tests.Import;
+
+/// <summary>
+/// The in-place importer's decisions at the exact instants a real process cannot be stopped at
+/// reliably: a write while the file is being copied or right after, someone else's file already
+/// in the volume, a journal line torn by a crash.
+/// </summary>
+public sealed class InPlaceImporterTests
+{
+    [Theory]
+    [InlineData("chunk")]
+    [InlineData("copied")]
+    public void AFileWrittenWhileItIsImportedStaysAsPlaintext(string step)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var file = Path.Combine(source, "busy.txt");
+        File.WriteAllText(file, "before");
+        bool written = false;
+        var importer = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == step && !written)
+                {
+                    written = true;
+                    File.AppendAllText(file, " and after");
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(written);
+        Assert.False(result.Complete);
+        var left = Assert.Single(result.LeftBehind);
+        Assert.Equal("/busy.txt", left.Path);
+        Assert.StartsWith("changed during the import", left.Reason, StringComparison.Ordinal);
+        Assert.Equal("before and after", File.ReadAllText(file));
+        Assert.True(File.Exists(Path.Combine(source, ImportJournal.FileName)));
+
+        var rerun = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(rerun.Complete);
+        Assert.Equal("before and after"u8.ToArray(), test.ReadFile("/busy.txt"));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(source));
+    }
+
+    [Fact]
+    public void ShredOverwritesOnlyFilesWithNoOtherName()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var alone = Path.Combine(source, "alone.bin");
+        var shared = Path.Combine(source, "shared.bin");
+        var content = new byte[(1 << 20) + 17];
+        new Random(3).NextBytes(content);
+        File.WriteAllBytes(alone, content);
+        File.WriteAllBytes(shared, content);
+        var outsideName = test.Temp.Combine("outside-name");
+        Assert.Equal(0, Link(shared, outsideName));
+        var seenAtShred = new List<byte[]>();
+        var importer = new InPlaceImporter(test.Volume, shred: true)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "shredded")
+                {
+                    seenAtShred.Add(File.ReadAllBytes(alone));
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(result.Complete);
+        Assert.Equal(1, result.Shredded);
+        var overwritten = Assert.Single(seenAtShred);
+        Assert.Equal(content.Length, overwritten.Length);
+        Assert.True(overwritten.All(b => b == 0), "the plaintext was not overwritten with zeros");
+        Assert.Equal(content, File.ReadAllBytes(outsideName));
+        Assert.Equal(["/shared.bin"], result.LinkedOutside);
+        Assert.Equal(content, test.ReadFile("/alone.bin"));
+        Assert.Equal(content, test.ReadFile("/shared.bin"));
+    }
+
+    private static int Link(string existing, string newName)
+    {
+        using var ln = System.Diagnostics.Process.Start("ln", [existing, newName]);
+        ln.WaitForExit();
+        return ln.ExitCode;
+    }
+
+    [Fact]
+    public void ANameThatIsNotUtf8IsLeftAndTheRestMoves()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "ok.txt"), "fine");
+        using (var touch = System.Diagnostics.Process.Start("sh", ["-c", "printf data > \"$1\"/$(printf 'bad\\377')", "sh", source]))
+        {
+            touch.WaitForExit();
+            Assert.Equal(0, touch.ExitCode);
+        }
+
+        try
+        {
+            var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+            var left = Assert.Single(result.LeftBehind);
+            Assert.StartsWith("/bad", left.Path, StringComparison.Ordinal);
+            Assert.Contains("not valid UTF-8", left.Reason, StringComparison.Ordinal);
+            Assert.Equal("fine"u8.ToArray(), test.ReadFile("/ok.txt"));
+            Assert.Equal(2, Directory.EnumerateFileSystemEntries(source).Count());
+        }
+        finally
+        {
+            // .NET cannot name that file to delete it: the shell can.
+            using var remove = System.Diagnostics.Process.Start("sh", ["-c", "rm -f \"$1\"/bad*", "sh", source]);
+            remove.WaitForExit();
+        }
+    }
+
+    [Fact]
+    public void SomeoneElsesFileInTheVolumeIsNeverReplaced()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "same.txt"), "identical");
+        File.WriteAllText(Path.Combine(source, "other.txt"), "plaintext version");
+        test.WriteFile("/same.txt", "identical"u8);
+        test.WriteFile("/other.txt", "volume version"u8);
+
+        var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        var left = Assert.Single(result.LeftBehind);
+        Assert.Equal("/other.txt", left.Path);
+        Assert.Contains("different file", left.Reason, StringComparison.Ordinal);
+        Assert.Equal("volume version"u8.ToArray(), test.ReadFile("/other.txt"));
+        Assert.Equal("plaintext version", File.ReadAllText(Path.Combine(source, "other.txt")));
+
+        // The identical one was adopted: verified equal, so its plaintext could go.
+        Assert.False(File.Exists(Path.Combine(source, "same.txt")));
+        Assert.Equal(1, result.Progress.FilesSkipped);
+    }
+
+    [Fact]
+    public void ATornLastJournalLineIsDroppedAndTheImportFinishes()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(Path.Combine(source, "dir"));
+        File.WriteAllText(Path.Combine(source, "dir", "a.txt"), "first");
+        File.WriteAllText(Path.Combine(source, "dir", "b.txt"), "second");
+        var stopping = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached => throw new OperationCanceledException(reached),
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        File.AppendAllText(journal, "{\"copy\":\"/dir/b.t");
+
+        // The next run appends after the torn line and is stopped again: the run after it must
+        // still read every record.
+        var appending = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "removed")
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => appending.Run(source, "/", null, CancellationToken.None));
+        var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(result.Complete, string.Join("; ", result.LeftBehind));
+        Assert.Equal("first"u8.ToArray(), test.ReadFile("/dir/a.txt"));
+        Assert.Equal("second"u8.ToArray(), test.ReadFile("/dir/b.txt"));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(source));
+    }
+
+    [Fact]
+    public void AJournalOfAnotherVolumeIsRefusedBeforeAnyChange()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        File.WriteAllText(Path.Combine(source, ImportJournal.FileName), "{\"journal\":1,\"volume\":\"00112233445566778899aabbccddeeff\",\"to\":\"/\"}\n");
+
+        Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+
+        Assert.Equal("data", File.ReadAllText(Path.Combine(source, "a.txt")));
+        Assert.Throws<Backing.FsException>(() => test.Volume.GetStatus("/a.txt"));
+    }
+}
