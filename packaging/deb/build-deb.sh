@@ -39,7 +39,8 @@ done
 echo /etc/efs/service.json > "$pkg/DEBIAN/conffiles"
 chmod 0644 "$pkg/DEBIAN/conffiles"
 # The binary is self-contained: the .NET runtime is inside it. It needs the C and C++
-# runtimes, OpenSSL's libcrypto.so.3 (loaded at run time for AES and the KDFs) and FUSE 3.
+# runtimes, OpenSSL's libcrypto.so.3 (which .NET loads at run time for its cryptography) and
+# FUSE 3 (fusermount3, for mounts by users other than root).
 cat > "$pkg/DEBIAN/control" <<CONTROL
 Package: efs
 Version: $version
