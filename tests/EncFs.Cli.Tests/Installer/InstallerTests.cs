@@ -3,6 +3,7 @@ using EncFs.Cli.Tests.Support;
 namespace EncFs.Cli.Tests.Installer;
 
 /// <summary>installer/linux/install.sh into a staging root: what it installs, with which permissions, and that the binary runs.</summary>
+[Collection(PackagingCollection.Name)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class InstallerTests
 {
@@ -12,8 +13,13 @@ public sealed class InstallerTests
         using var temp = new TempDirectory();
         var root = temp.Combine("root");
         var script = ProcessRunner.RepositoryFile("installer", "linux", "install.sh");
-        var install = ProcessRunner.Run("bash", [script, "--destdir", root], timeout: TimeSpan.FromMinutes(5));
+        var buildOption = SelfContainedPublish.BuildOption;
+        var install = ProcessRunner.Run("bash", [script, "--destdir", root, .. buildOption], timeout: TimeSpan.FromMinutes(5));
         Assert.True(install.ExitCode == 0, install.ToString());
+        if (buildOption.Length == 0)
+        {
+            SelfContainedPublish.Published();
+        }
 
         var efs = Path.Combine(root, "usr", "lib", "efs", "efs");
         Assert.True(File.Exists(efs));
