@@ -73,7 +73,7 @@ internal static class KeyCommand
                     Console.Error.Write($"\rre-encrypting: {p.EntriesScanned} entries scanned, {p.FilesRewritten} files ({p.BytesRewritten / (1024 * 1024)} MiB) rewritten   ");
                 }
             });
-            var report = opened.Reencrypt(result.GetValue(scope), bytesPerSecond, progress, cancel.Token);
+            var report = opened.Reencrypt(result.GetValue(scope), rekeyDirectories: true, bytesPerSecond, progress, cancel.Token);
             var output = new JsonObject
             {
                 ["state"] = report.Problems.Count == 0 ? "done" : "incomplete",
@@ -81,6 +81,7 @@ internal static class KeyCommand
                 ["filesRewritten"] = report.Progress.FilesRewritten,
                 ["bytesRewritten"] = report.Progress.BytesRewritten,
                 ["symlinksRewritten"] = report.Progress.SymlinksRewritten,
+                ["directoriesRekeyed"] = report.Progress.DirectoriesRekeyed,
                 ["destroyed"] = new JsonArray([.. report.Destroyed.Select(d => (JsonNode)d)]),
                 ["kept"] = new JsonArray([.. report.Kept.Select(k => (JsonNode)k)]),
                 ["problems"] = new JsonArray([.. report.Problems.Select(p => (JsonNode)p)]),
@@ -103,7 +104,7 @@ internal static class KeyCommand
         else
         {
             Console.Error.WriteLine();
-            Console.Error.WriteLine($"Re-encryption {state["state"]}: {state["filesRewritten"]} file(s), {state["symlinksRewritten"]} symlink(s) rewritten");
+            Console.Error.WriteLine($"Re-encryption {state["state"]}: {state["filesRewritten"]} file(s), {state["symlinksRewritten"]} symlink(s) rewritten, {state["directoriesRekeyed"] ?? 0} directories re-keyed");
             foreach (var line in (state["destroyed"]?.AsArray() ?? []).Select(d => $"  destroyed: {d}")
                 .Concat((state["kept"]?.AsArray() ?? []).Select(k => $"  kept: {k}"))
                 .Concat((state["problems"] as JsonArray ?? []).Select(p => $"  problem: {p}")))

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace EncFs.Core.Volume;
 
 /// <summary>Progress of a re-encryption pass: entries looked at, files and bytes rewritten.</summary>
-public readonly record struct ReencryptionProgress(long EntriesScanned, long FilesRewritten, long BytesRewritten, long SymlinksRewritten, long Problems);
+public readonly record struct ReencryptionProgress(long EntriesScanned, long FilesRewritten, long BytesRewritten, long SymlinksRewritten, long DirectoriesRekeyed, long Problems);
 
 /// <summary>What a re-encryption pass did, and which old DEK generations it destroyed or had to keep.</summary>
 public sealed record ReencryptionReport(ReencryptionProgress Progress, IReadOnlyList<string> Destroyed, IReadOnlyList<string> Kept, IReadOnlyList<string> Problems);
@@ -34,14 +34,15 @@ public sealed partial class EncryptedVolume
     /// uses an older DEK generation, at most <paramref name="bytesPerSecond"/> (0: unthrottled).
     /// Safe to interrupt anywhere: a marker makes the next mount resume, and the one file being
     /// rewritten is rolled back from its undo record. Old generations are destroyed only after a
-    /// complete scan found nothing using them.
+    /// complete scan found nothing using them. Directory names are re-keyed only with
+    /// <paramref name="rekeyDirectories"/>, which needs the volume unmounted (no other user).
     /// </summary>
-    public ReencryptionReport Reencrypt(string? scope, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
+    public ReencryptionReport Reencrypt(string? scope, bool rekeyDirectories, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
     {
         RequireWritable();
         var scopeId = scope is null ? (Guid128?)null : Guid128.Parse(_keyring.ScopeByNameOrId(scope).Id);
         AtomicFile.Write(Path.Combine(BackingDirectory, JobMarker), System.Text.Encoding.UTF8.GetBytes(scopeId?.ToString() ?? "*"), 0x180);
-        var pass = new ReencryptionPass(this, scopeId, bytesPerSecond, progress, cancel);
+        var pass = new ReencryptionPass(this, scopeId, rekeyDirectories, bytesPerSecond, progress, cancel);
         pass.Walk("/");
         var (destroyed, kept) = pass.Problems.Count == 0 ? DestroyUnusedGenerations(scopeId, pass.InUse) : ([], ["none destroyed: the scan was incomplete"]);
         if (pass.Problems.Count == 0)
@@ -91,6 +92,7 @@ public sealed partial class EncryptedVolume
         var bytes = new byte[FileHeader.Size];
         newHeader.WriteFixedPart(bytes);
         var relative = Path.GetRelativePath(TreeRoot, backing);
+        var before = BackingFs.Stat(backing);
         node.Reencrypt(
             new FileCipher(keys, newHeader.FileId, layout),
             _keyring.Gate(keys.ScopeId),
@@ -110,6 +112,8 @@ public sealed partial class EncryptedVolume
                     BackingFs.SetXattr(backing, BackingXattrPrefix + encrypted, keys.Names.SealXattrValue(encrypted, value), 0);
                 }
 
+                // Re-encryption is not a change of the file's content: its times stay as they were.
+                BackingFs.SetTimes(file, before.AccessTime, before.ModifyTime);
                 BackingFs.Fsync(file);
                 ReencryptionUndo.Discard(BackingDirectory);
             });
@@ -149,6 +153,7 @@ public sealed partial class EncryptedVolume
 
         BackingFs.Symlink(Base64Url.EncodeToString(stored), temp);
         BackingFs.Chown(temp, status.Uid, status.Gid);
+        BackingFs.SetTimes(temp, status.AccessTime, status.ModifyTime);
         BackingFs.Rename(temp, backing);
         BackingFs.FsyncDirectory(Path.GetDirectoryName(backing)!);
         return true;
@@ -165,7 +170,7 @@ public sealed partial class EncryptedVolume
             {
                 if (inUse.Contains((scopeId, old.Generation)))
                 {
-                    kept.Add($"{scope.Name} generation {old.Generation} (directories still use it: their names are not re-encrypted)");
+                    kept.Add($"{scope.Name} generation {old.Generation} (directories still use it: their names are re-keyed only on an unmounted volume)");
                     continue;
                 }
 
@@ -191,7 +196,7 @@ public sealed partial class EncryptedVolume
     }
 
     /// <summary>One walk over the tree: rewrites what is old, records which generations are still in use.</summary>
-    private sealed class ReencryptionPass(EncryptedVolume volume, Guid128? scope, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
+    private sealed class ReencryptionPass(EncryptedVolume volume, Guid128? scope, bool rekeyDirectories, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private long _lastReport;
@@ -207,7 +212,6 @@ public sealed partial class EncryptedVolume
             IReadOnlyList<DirectoryEntry> entries;
             try
             {
-                Note(directory);
                 entries = volume.ReadDirectory(directory);
             }
             catch (FsException e)
@@ -233,6 +237,21 @@ public sealed partial class EncryptedVolume
                 {
                     Problem(path, e);
                 }
+            }
+
+            // After its children, which are looked up by their names under the current record.
+            try
+            {
+                if (rekeyDirectories && (scope is null || scope == Guid128.Parse(volume.GetEncryptionStatus(directory).ScopeId)) && volume.RekeyDirectory(directory))
+                {
+                    Progress = Progress with { DirectoriesRekeyed = Progress.DirectoriesRekeyed + 1 };
+                }
+
+                Note(directory);
+            }
+            catch (FsException e)
+            {
+                Problem(directory, e);
             }
         }
 

@@ -128,6 +128,7 @@ public sealed partial class EncryptedVolume : IDisposable
             if (!options.ReadOnly)
             {
                 ReencryptionUndo.RecoverAfterCrash(backingDir, volume.TreeRoot, logger);
+                volume.RecoverDirectoryRekey();
             }
             else if (File.Exists(Path.Combine(backingDir, ReencryptionUndo.FileName)))
             {

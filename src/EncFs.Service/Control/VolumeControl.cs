@@ -165,7 +165,7 @@ public sealed class VolumeControl : IDisposable
         try
         {
             _logger.LogInformation("Re-encryption of {Backing} started (scope {Scope})", BackingDirectory, scope ?? "all");
-            var report = _volume.Reencrypt(scope, bytesPerSecond, progress, _jobCancel.Token);
+            var report = _volume.Reencrypt(scope, rekeyDirectories: false, bytesPerSecond, progress, _jobCancel.Token);
             var done = Describe(state, report.Progress);
             done["state"] = report.Problems.Count == 0 ? "done" : "incomplete";
             done["destroyed"] = new JsonArray([.. report.Destroyed.Select(d => (JsonNode)d)]);
@@ -200,6 +200,7 @@ public sealed class VolumeControl : IDisposable
         copy["filesRewritten"] = progress.FilesRewritten;
         copy["bytesRewritten"] = progress.BytesRewritten;
         copy["symlinksRewritten"] = progress.SymlinksRewritten;
+        copy["directoriesRekeyed"] = progress.DirectoriesRekeyed;
         copy["problemCount"] = progress.Problems;
         return copy;
     }

@@ -262,7 +262,7 @@ public sealed class KeyVaultKeySourceTests : IAsyncLifetime
         {
             var before = _vault.Requests.Count;
             _vault.FailNext(503, 100);
-            var e = Assert.Throws<KeyAccessException>(() => kek.Wrap(RandomNumberGenerator.GetBytes(32), Aad));
+            var e = Assert.Throws<KeyUnavailableException>(() => kek.Wrap(RandomNumberGenerator.GetBytes(32), Aad));
             Assert.StartsWith("Key Vault unreachable", e.Message, StringComparison.Ordinal);
             Assert.Equal(4, _vault.Requests.Count - before); // one try and three retries
         }
@@ -280,7 +280,7 @@ public sealed class KeyVaultKeySourceTests : IAsyncLifetime
             port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         }
 
-        var e = Assert.Throws<KeyAccessException>(() =>
+        var e = Assert.Throws<KeyUnavailableException>(() =>
             AzureKeyVaultKeySource.Create(new Uri($"https://127.0.0.1:{port}/keys/kek"), _credential, options));
         Assert.StartsWith("Key Vault unreachable", e.Message, StringComparison.Ordinal);
     }

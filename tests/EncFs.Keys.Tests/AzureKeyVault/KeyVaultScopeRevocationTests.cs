@@ -79,7 +79,7 @@ public sealed class KeyVaultScopeRevocationTests : IAsyncLifetime
     public void FailingCredentialIsAClearError()
     {
         _vault.AddVersion("kek");
-        var e = Assert.Throws<KeyAccessException>(() =>
+        var e = Assert.Throws<KeyUnavailableException>(() =>
             AzureKeyVaultKeySource.Create(new Uri(_vault.KeyUrl("kek")), new FailingCredential(), _vault.ClientOptions()));
         Assert.Contains("no Azure credential", e.Message, StringComparison.Ordinal);
         Assert.Contains("token expired", e.Message, StringComparison.Ordinal);
