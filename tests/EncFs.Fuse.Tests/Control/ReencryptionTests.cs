@@ -114,6 +114,77 @@ public sealed class ReencryptionTests
         Assert.False(File.Exists(Path.Combine(volume.Backing, "efs.reencrypt.undo")));
     }
 
+    [Fact]
+    public void OfflineReencryptionRekeysDirectoriesSurvivesKillsAndDestroysTheOldGeneration()
+    {
+        using var volume = MountedVolume.Create();
+        var longName = new string('L', 200);
+        var names = Enumerable.Range(0, 1500).Select(i => i % 100 == 0 ? $"{longName}-{i}" : $"file-{i}").ToList();
+        ProcessRunner.Shell($"""
+            set -e
+            cd {volume.MountPoint}
+            mkdir -p tree/sub/deeper
+            setfattr -n user.label -v on-a-directory tree
+            for n in {string.Join(' ', names)}; do echo "$n" > "tree/sub/$n"; done
+            echo deep > tree/sub/deeper/x
+            ln -s sub/deeper/x tree/link
+            """, timeout: TimeSpan.FromMinutes(3)).EnsureSuccess();
+        var times = File.GetLastWriteTimeUtc(volume.PathOf("tree", "sub"));
+        ProcessRunner.Efs("key", "rotate", volume.MountPoint, "--new-dek").EnsureSuccess();
+
+        // Live, the daemon rewrites files and symlinks; directories keep generation 1.
+        var live = JsonNode.Parse(ProcessRunner.Efs("key", "reencrypt", volume.MountPoint, "--wait", "--json").EnsureSuccess().Stdout)!;
+        Assert.Equal(names.Count + 1, live["filesRewritten"]!.GetValue<int>());
+        Assert.Empty(live["destroyed"]!.AsArray());
+        volume.Unmount();
+
+        // Offline, killed while a directory is being re-keyed (its marker is there): the next open rolls it forward.
+        var marker = Path.Combine(volume.Backing, "efs.rekey.dir");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { ProcessRunner.EfsDll, "key", "reencrypt", volume.Backing, "--key-file", volume.KeyFile })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using (var job = Process.Start(info)!)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!File.Exists(marker) && !job.HasExited)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no directory re-key started");
+            }
+
+            job.Kill();
+            job.WaitForExit();
+        }
+
+        Assert.True(File.Exists(marker), "the kill came after the re-key finished: nothing was interrupted");
+        var run = ProcessRunner.Efs("key", "reencrypt", volume.Backing, "--key-file", volume.KeyFile, "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var report = JsonNode.Parse(run.Stdout)!;
+        Assert.Equal("default generation 1", Assert.Single(report["destroyed"]!.AsArray())!.GetValue<string>());
+        var scope = JsonNode.Parse(ProcessRunner.Efs("scope", "list", volume.Backing, "--json").EnsureSuccess().Stdout)!["scopes"]![0]!;
+        Assert.Equal(2, scope["dekGeneration"]!.GetValue<int>());
+
+        volume.Mount();
+        var listed = Directory.GetFiles(volume.PathOf("tree", "sub")).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(names.Order(StringComparer.Ordinal).ToList(), listed);
+        foreach (var name in names.Where((_, i) => i % 37 == 0).Append(names[0]))
+        {
+            Assert.Equal(name + "\n", File.ReadAllText(volume.PathOf("tree", "sub", name)));
+        }
+
+        Assert.Equal("deep\n", File.ReadAllText(volume.PathOf("tree", "link")));
+        Assert.Equal("on-a-directory", ProcessRunner.Run("getfattr", ["--only-values", "-n", "user.label", volume.PathOf("tree")]).EnsureSuccess().Stdout);
+        Assert.Equal(times, File.GetLastWriteTimeUtc(volume.PathOf("tree", "sub")));
+        foreach (var path in new[] { "/", "tree", "tree/sub", "tree/sub/deeper", "tree/sub/deeper/x", "tree/sub/file-7" })
+        {
+            Assert.Equal(2, Generation(Path.Combine(volume.MountPoint, path.TrimStart('/'))));
+        }
+
+        Assert.False(File.Exists(Path.Combine(volume.Backing, "efs.rekey.dir")));
+    }
+
     private static int Generation(string path) =>
         JsonNode.Parse(ProcessRunner.Efs("status", path, "--json").EnsureSuccess().Stdout)!["dekGeneration"]!.GetValue<int>();
 
