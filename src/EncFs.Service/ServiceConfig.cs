@@ -24,6 +24,9 @@ public sealed class ServiceConfig
     /// <summary>Hours between checks for a newer KEK version at the source (adopted by re-wrapping).</summary>
     public double KeyVersionCheckHours { get; set; } = Control.KeyCheckSchedule.Default.KeyVersionInterval.TotalHours;
 
+    /// <summary>Seconds a key source may take to give a scope's key; a slower one leaves that scope locked.</summary>
+    public double KeySourceTimeoutSeconds { get; set; } = Core.Keys.KeySourceCall.DefaultTimeout.TotalSeconds;
+
     public Control.KeyCheckSchedule KeyCheckPlan() => new(TimeSpan.FromSeconds(KeyCheckSeconds), TimeSpan.FromHours(KeyVersionCheckHours));
 
     /// <summary>Reads and checks a config file; every problem names the offending key and value.</summary>
@@ -91,6 +94,11 @@ public sealed class ServiceConfig
         if (string.IsNullOrWhiteSpace(config.ControlSocket) || !Path.IsPathRooted(config.ControlSocket))
         {
             problems.Add($"controlSocket = '{config.ControlSocket}': an absolute path is required");
+        }
+
+        if (config.KeySourceTimeoutSeconds <= 0)
+        {
+            problems.Add($"keySourceTimeoutSeconds = {config.KeySourceTimeoutSeconds}: must be positive");
         }
 
         if (config.KeyCheckSeconds < 1 || config.KeyVersionCheckHours <= 0)

@@ -155,7 +155,12 @@ internal sealed class VolumeSupervisor
         {
             Pkcs11Pin = () => _config.PinFile is { } f ? SecretFiles.Line(File.ReadAllBytes(f), "PIN", f) : null,
         };
-        using var volume = EncryptedVolume.Open(_config.Backing, keys, new VolumeOpenOptions { Logger = _logger, Audit = _audit });
+        using var volume = EncryptedVolume.Open(_config.Backing, keys, new VolumeOpenOptions
+        {
+            Logger = _logger,
+            Audit = _audit,
+            KeySourceTimeout = TimeSpan.FromSeconds(_service.KeySourceTimeoutSeconds),
+        });
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         stopping.ThrowIfCancellationRequested();
         using var host = FuseHost.Mount(volume, _config.MountPoint, new FuseMountOptions { AllowOther = _config.AllowOther }, _logger);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using EncFs.Cli.Infrastructure;
+using EncFs.Core.Keys;
 using EncFs.Core.Volume;
 using EncFs.Fuse;
 using EncFs.Fuse.Mounting;
@@ -35,6 +36,11 @@ internal static class MountCommand
             Description = "Seconds between checks that each scope's KEK is still granted at its source (revocation locks the scope)",
             DefaultValueFactory = _ => (int)KeyCheckSchedule.Default.RevocationInterval.TotalSeconds,
         };
+        var keyTimeout = new Option<double>("--key-timeout")
+        {
+            Description = "Seconds a key source (HSM, vault) may take to give a scope's key; a slower one leaves that scope locked and the rest served",
+            DefaultValueFactory = _ => KeySourceCall.DefaultTimeout.TotalSeconds,
+        };
         keyCheck.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 1)
@@ -44,7 +50,7 @@ internal static class MountCommand
         });
         var audit = ScopeCommand.AuditOption();
         var credentials = new CredentialOptions();
-        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady, controlSocket, keyCheck, audit };
+        var command = new Command("mount", "Mount a volume: the plaintext appears at the mount point") { backing, mountPoint, foreground, mountOptions, verbose, logFile, notifyReady, controlSocket, keyCheck, keyTimeout, audit };
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
@@ -64,7 +70,12 @@ internal static class MountCommand
             // backing directory (its lock file included) is not touched.
             FuseMounter.CheckMountPoint(target, options, logger);
             using var keySource = credentials.KeySource(result);
-            using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions { Logger = logger, Audit = ScopeCommand.OpenAudit(result, audit) });
+            using var volume = EncryptedVolume.Open(dir, keySource, new VolumeOpenOptions
+            {
+                Logger = logger,
+                Audit = ScopeCommand.OpenAudit(result, audit),
+                KeySourceTimeout = TimeSpan.FromSeconds(result.GetValue(keyTimeout)),
+            });
 
             // Argon2id's tens of MiB are garbage now: give them back before serving for hours.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
@@ -148,6 +159,7 @@ internal static class MountCommand
         }
 
         arguments.AddRange(["--key-check-interval", result.GetValue<int>("--key-check-interval").ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        arguments.AddRange(["--key-timeout", result.GetValue<double>("--key-timeout").ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (result.GetValue<string?>("--audit-log") is { } auditLog)
         {
             arguments.AddRange(["--audit-log", Path.GetFullPath(auditLog)]);

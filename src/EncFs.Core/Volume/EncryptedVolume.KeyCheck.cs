@@ -56,7 +56,7 @@ public sealed partial class EncryptedVolume
     {
         var scope = _keyring.ScopeByNameOrId(scopeNameOrId);
         _keySource.Forget(scope);
-        return _keySource.GetKek(scope);
+        return KeySourceCall.Run(scope, _keySourceTimeout, () => _keySource.GetKek(scope));
     }
 
     /// <summary>"ok" when the scope's files can be used now, else why not (disabled, locked and the reason).</summary>
@@ -88,15 +88,24 @@ public sealed partial class EncryptedVolume
         _keySource.Forget(scope);
         try
         {
-            using (var kek = _keySource.GetKek(scope))
+            using (var kek = KeySourceCall.Run(scope, _keySourceTimeout, () =>
             {
-                using (ScopeKeyWrapping.Unwrap(Header, scope, wrapped, kek))
+                var probe = _keySource.GetKek(scope);
+                try
                 {
+                    ScopeKeyWrapping.Unwrap(Header, scope, wrapped, probe).Dispose();
+                    return probe;
                 }
-
+                catch
+                {
+                    probe.Dispose();
+                    throw;
+                }
+            }))
+            {
                 if (wasLocked)
                 {
-                    VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _logger, AuditLog);
+                    VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _keySourceTimeout, _logger, AuditLog);
                     if (_keyring.LockedReason(scopeId) is null)
                     {
                         _logger.LogWarning("Scope {Scope}: its key is available again; access restored", scope.Name);

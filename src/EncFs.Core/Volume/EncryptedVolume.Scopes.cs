@@ -88,7 +88,7 @@ public sealed partial class EncryptedVolume
         if (enabled && _keyring.LockedReason(scopeId) is not null)
         {
             // A scope disabled when the volume was opened was never unlocked: do it now.
-            VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _logger, AuditLog);
+            VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _keySourceTimeout, _logger, AuditLog);
         }
 
         _keyring.Refresh(scopeId);

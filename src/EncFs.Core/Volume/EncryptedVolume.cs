@@ -26,6 +26,7 @@ public sealed partial class EncryptedVolume : IDisposable
     private readonly SizeCache _sizes = new();
     private int _disposed;
     private IKeySource _keySource = null!;
+    private TimeSpan _keySourceTimeout = KeySourceCall.DefaultTimeout;
 
     private EncryptedVolume(string backingDir, Keyring keyring, VolumeLock? volumeLock, bool readOnly, ILogger logger)
     {
@@ -123,8 +124,8 @@ public sealed partial class EncryptedVolume : IDisposable
         try
         {
             var audit = options.Audit ?? Audit.NullAuditLog.Instance;
-            var (keyring, repairNeeded) = VolumeUnlocker.Unlock(backingDir, keySource, logger, audit);
-            var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger) { AuditLog = audit, _keySource = keySource };
+            var (keyring, repairNeeded) = VolumeUnlocker.Unlock(backingDir, keySource, options.KeySourceTimeout, logger, audit);
+            var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger) { AuditLog = audit, _keySource = keySource, _keySourceTimeout = options.KeySourceTimeout };
             if (!options.ReadOnly)
             {
                 ReencryptionUndo.RecoverAfterCrash(backingDir, volume.TreeRoot, logger);

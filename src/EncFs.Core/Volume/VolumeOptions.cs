@@ -22,6 +22,9 @@ public sealed record VolumeOpenOptions
 
     /// <summary>Where unwraps, scope changes and denials are recorded (default: nowhere).</summary>
     public Audit.IAuditLog? Audit { get; init; }
+
+    /// <summary>How long a key source may take to give a scope's key before the scope counts as unavailable.</summary>
+    public TimeSpan KeySourceTimeout { get; init; } = Keys.KeySourceCall.DefaultTimeout;
 }
 
 /// <summary>Mode and owner of a new entry, and the scope it is created in (null: the directory's).</summary>

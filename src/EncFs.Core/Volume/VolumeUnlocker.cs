@@ -11,7 +11,7 @@ namespace EncFs.Core.Volume;
 /// </summary>
 internal static class VolumeUnlocker
 {
-    public static (Keyring Keyring, bool RepairNeeded) Unlock(string backingDir, IKeySource keySource, ILogger logger, IAuditLog audit)
+    public static (Keyring Keyring, bool RepairNeeded) Unlock(string backingDir, IKeySource keySource, TimeSpan timeout, ILogger logger, IAuditLog audit)
     {
         var problems = new List<string>();
         var candidates = VolumeHeaderFile.ReadCandidates(backingDir, problems);
@@ -25,10 +25,11 @@ internal static class VolumeUnlocker
                 var scope = header.GetDefaultScope();
                 var wrapped = scope.FindKey(scope.CurrentGeneration)
                     ?? throw new InvalidDataException($"scope '{scope.Name}' has no key of generation {scope.CurrentGeneration}");
-                using (var kek = keySource.GetKek(scope))
+                defaultKeys = KeySourceCall.Run(scope, timeout, () =>
                 {
-                    defaultKeys = Audited(audit, scope, wrapped, () => ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek));
-                }
+                    using var kek = keySource.GetKek(scope);
+                    return Audited(audit, scope, wrapped, () => ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek));
+                });
 
                 using var headerKey = defaultKeys.VolumeHeaderKey();
                 if (!candidate.Authenticates(headerKey.Span))
@@ -54,7 +55,7 @@ internal static class VolumeUnlocker
 
             var keyring = new Keyring(header);
             keyring.Add(defaultKeys);
-            UnlockRest(header, keyring, keySource, logger, audit);
+            UnlockRest(header, keyring, keySource, timeout, logger, audit);
             bool repair = candidates.Count < 2 || candidate != candidates[0] || !candidates[1].Body.AsSpan().SequenceEqual(candidate.Body);
             foreach (var problem in problems)
             {
@@ -72,7 +73,7 @@ internal static class VolumeUnlocker
         throw new InvalidDataException("cannot read the volume header: " + string.Join("; ", problems));
     }
 
-    private static void UnlockRest(VolumeHeader header, Keyring keyring, IKeySource keySource, ILogger logger, IAuditLog audit)
+    private static void UnlockRest(VolumeHeader header, Keyring keyring, IKeySource keySource, TimeSpan timeout, ILogger logger, IAuditLog audit)
     {
         foreach (var scope in header.Scopes)
         {
@@ -82,25 +83,36 @@ internal static class VolumeUnlocker
                 continue;
             }
 
-            UnlockScope(header, scope, keyring, keySource, logger, audit);
+            UnlockScope(header, scope, keyring, keySource, timeout, logger, audit);
         }
     }
 
     /// <summary>Unwraps every generation of one scope not yet unlocked; a failure leaves it locked with the reason.</summary>
-    public static void UnlockScope(VolumeHeader header, ScopeRecord scope, Keyring keyring, IKeySource keySource, ILogger logger, IAuditLog audit)
+    public static void UnlockScope(VolumeHeader header, ScopeRecord scope, Keyring keyring, IKeySource keySource, TimeSpan timeout, ILogger logger, IAuditLog audit)
     {
         var scopeId = Guid128.Parse(scope.Id);
         try
         {
-            using var kek = keySource.GetKek(scope);
-            foreach (var wrapped in scope.Keys)
+            using var unwrapped = KeySourceCall.Run(scope, timeout, () =>
             {
-                if (!keyring.IsUnlocked(scopeId, wrapped.Generation))
+                var keys = new UnwrappedKeys();
+                try
                 {
-                    keyring.Add(Audited(audit, scope, wrapped, () => ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek)));
-                }
-            }
+                    using var kek = keySource.GetKek(scope);
+                    foreach (var wrapped in scope.Keys.Where(k => !keyring.IsUnlocked(scopeId, k.Generation)))
+                    {
+                        keys.Add(Audited(audit, scope, wrapped, () => ScopeKeyWrapping.Unwrap(header, scope, wrapped, kek)));
+                    }
 
+                    return keys;
+                }
+                catch
+                {
+                    keys.Dispose();
+                    throw;
+                }
+            });
+            unwrapped.MoveTo(keyring);
             keyring.ClearLocked(scopeId);
         }
         catch (Exception e) when (e is KeyAccessException or InvalidDataException)
@@ -112,6 +124,34 @@ internal static class VolumeUnlocker
 
             keyring.MarkLocked(scopeId, e.Message);
             logger.LogWarning("Scope {Scope} stays locked: {Reason}", scope.Name, e.Message);
+        }
+    }
+
+    /// <summary>Keys unwrapped off the caller's thread: handed to the keyring, or zeroed if they arrive too late.</summary>
+    private sealed class UnwrappedKeys : IDisposable
+    {
+        private readonly List<ScopeKeys> _keys = [];
+
+        public void Add(ScopeKeys keys) => _keys.Add(keys);
+
+        public void MoveTo(Keyring keyring)
+        {
+            foreach (var keys in _keys)
+            {
+                keyring.Add(keys);
+            }
+
+            _keys.Clear();
+        }
+
+        public void Dispose()
+        {
+            foreach (var keys in _keys)
+            {
+                keys.Dispose();
+            }
+
+            _keys.Clear();
         }
     }
 

@@ -156,6 +156,47 @@ public sealed class AzureKeyVaultCliTests : IAsyncLifetime
         Assert.Equal(0, Efs("recover", backing, "--key-file", key, "--scope", "vault").ExitCode);
     }
 
+    /// <summary>A vault that does not answer locks its scope after --key-timeout; the rest is served at once, and the scope comes back with the vault.</summary>
+    [Fact]
+    public void AHangingVaultLocksOnlyItsScopeAfterTheTimeout()
+    {
+        _vault.AddVersion("slow-kek");
+        var backing = _temp.Combine("vol");
+        var mount = _temp.Combine("mnt");
+        var key = _temp.Combine("key");
+        var log = _temp.Combine("daemon.log");
+        Directory.CreateDirectory(mount);
+        File.WriteAllText(key, new string('7', 64));
+        Assert.Equal(0, Efs("init", backing, "--key-file", key).ExitCode);
+        Assert.Equal(0, Efs("scope", "create", backing, "vault", "--key-file", key, "--key-source", "azure-kv:" + _vault.KeyUrl("slow-kek")).ExitCode);
+
+        _vault.Delay = TimeSpan.FromSeconds(20);
+        var started = DateTime.UtcNow;
+        var mounted = Efs("mount", backing, mount, "--key-file", key, "--key-timeout", "2", "--log-file", log);
+        Assert.True(mounted.ExitCode == 0, mounted.ToString());
+        try
+        {
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15), "the mount waited for the hanging vault");
+            File.WriteAllText(Path.Combine(mount, "served"), "the default scope is served");
+            Assert.Equal("unreachable", CheckOutcome(mount));
+
+            _vault.Delay = TimeSpan.Zero;
+            Assert.Equal("restored", CheckOutcome(mount));
+            var file = Path.Combine(mount, "secret");
+            File.WriteAllText(file, string.Empty);
+            Assert.Equal(0, ProcessRunner.Run("setfattr", ["-n", "user.efs.scope", "-v", "vault", file]).ExitCode);
+            File.WriteAllText(file, "vault scope, usable again");
+            Assert.Equal("vault scope, usable again", File.ReadAllText(file));
+        }
+        finally
+        {
+            _vault.Delay = TimeSpan.Zero;
+            Efs("unmount", mount);
+        }
+
+        Assert.Contains("scope 'vault': key source azure-kv did not answer within 2 s", File.ReadAllText(log), StringComparison.Ordinal);
+    }
+
     private string CheckOutcome(string mount)
     {
         var check = Efs("key", "check", mount, "--json");

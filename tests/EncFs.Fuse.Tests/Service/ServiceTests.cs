@@ -101,6 +101,9 @@ public sealed class ServiceTests
         var refused = ProcessRunner.Efs("scope", "disable", setup.MountPoint(0), "default");
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("default scope and cannot be disabled", refused.Stderr, StringComparison.Ordinal);
+        var nobody = ProcessRunner.Efs("service", "status", "--socket", setup.Socket + ".missing");
+        Assert.Equal(2, nobody.ExitCode);
+        Assert.Contains("no efs is listening", nobody.Stderr, StringComparison.Ordinal);
         var unknown = ProcessRunner.Efs("service", "mount", "three", "--socket", setup.Socket);
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("no volume 'three'", unknown.Stderr, StringComparison.Ordinal);

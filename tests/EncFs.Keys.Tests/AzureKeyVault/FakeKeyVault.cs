@@ -126,6 +126,9 @@ public sealed class FakeKeyVault : IAsyncDisposable
         }
     }
 
+    /// <summary>How long each key request waits before it is answered (a vault that hangs).</summary>
+    public TimeSpan Delay { get; set; }
+
     /// <summary>Answers normally again: failures still queued by <see cref="FailNext"/> are dropped.</summary>
     public void ClearFailures() => _failures.Clear();
 
@@ -197,6 +200,11 @@ public sealed class FakeKeyVault : IAsyncDisposable
         {
             await WriteError(context, 400, "BadParameter", "The specified version is not supported").ConfigureAwait(false);
             return;
+        }
+
+        if (Delay > TimeSpan.Zero && context.Request.Path.StartsWithSegments("/keys", StringComparison.Ordinal))
+        {
+            await Task.Delay(Delay).ConfigureAwait(false);
         }
 
         if (_failures.TryDequeue(out var failure))
