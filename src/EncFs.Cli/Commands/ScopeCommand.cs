@@ -80,12 +80,12 @@ internal static class ScopeCommand
 
     private static Command ListVerb()
     {
-        var volume = new Argument<string>("volume") { Description = "The volume's backing directory" };
+        var volume = new Argument<string>("volume") { Description = "The volume: its backing directory or mount point" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var command = new Command("list", "List the volume's scopes (no key needed)") { volume, json };
         command.SetAction(result => ExitCodes.Run(() =>
         {
-            var header = BackingInspector.ReadHeader(RequireVolume(result.GetRequiredValue(volume)));
+            var header = BackingInspector.ReadHeader(RequireVolume(LiveVolume.BackingOf(result.GetRequiredValue(volume))));
             var scopes = new JsonArray([.. header.Scopes.Select(s => (JsonNode)Describe(header, s))]);
             if (result.GetValue(json))
             {
@@ -108,13 +108,13 @@ internal static class ScopeCommand
 
     private static Command ShowVerb()
     {
-        var volume = new Argument<string>("volume") { Description = "The volume's backing directory" };
+        var volume = new Argument<string>("volume") { Description = "The volume: its backing directory or mount point" };
         var name = new Argument<string>("name") { Description = "Scope name or id" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var command = new Command("show", "Show one scope (no key needed)") { volume, name, json };
         command.SetAction(result => ExitCodes.Run(() =>
         {
-            var header = BackingInspector.ReadHeader(RequireVolume(result.GetRequiredValue(volume)));
+            var header = BackingInspector.ReadHeader(RequireVolume(LiveVolume.BackingOf(result.GetRequiredValue(volume))));
             var scope = header.FindScope(result.GetRequiredValue(name))
                 ?? throw new UsageException($"no scope '{result.GetRequiredValue(name)}' in this volume ('efs scope list' shows them)");
             Print(result.GetValue(json), Describe(header, scope));

@@ -82,6 +82,16 @@ internal static class ServiceCommand
                 {
                     Console.WriteLine($"  scope {scope!["name"]}: {scope["access"]}, {scope["keySource"]} {scope["kekId"]} ({scope["kekVersion"]}), DEK generation {scope["dekGeneration"]}");
                 }
+
+                if (volume["reencryption"] is JsonObject job && job["state"]?.GetValue<string>() != "none")
+                {
+                    Console.WriteLine($"  re-encryption: {job["state"]}, {job["entriesScanned"]} entries scanned, {job["filesRewritten"]} files ({(job["bytesRewritten"]?.GetValue<long>() ?? 0) / (1024 * 1024)} MiB) rewritten");
+                }
+
+                if (volume["lastKeyCheck"] is { } checkedAt)
+                {
+                    Console.WriteLine($"  last key check: {checkedAt}");
+                }
             }
 
             return ExitCodes.Ok;
