@@ -91,6 +91,50 @@ public sealed class Pkcs11CliTests
         Assert.Equal(dek.Stdout, after.Stdout);
     }
 
+    /// <summary>The key object deleted from the token while mounted: its scope is refused at the next key check, the rest is served.</summary>
+    [Fact]
+    public void DeletingTheHsmKeyLocksItsScopeOnTheLiveMount()
+    {
+        using var temp = new TempDirectory();
+        var conf = InitToken(temp);
+        var backing = temp.Combine("vol");
+        var mount = temp.Combine("mnt");
+        var key = temp.Combine("key");
+        var pin = temp.Combine("pin");
+        Directory.CreateDirectory(mount);
+        File.WriteAllText(key, new string('8', 64));
+        File.WriteAllText(pin, "1234");
+        Assert.Equal(0, Efs(conf, null, "init", backing, "--key-file", key).ExitCode);
+        var create = Efs(conf, null, "scope", "create", backing, "hsm", "--key-file", key, "--key-source", $"pkcs11:token={Token};object=live-kek?module-path={Module}", "--pin-file", pin);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        var mounted = Efs(conf, null, "mount", backing, mount, "--key-file", key, "--pin-file", pin);
+        Assert.True(mounted.ExitCode == 0, mounted.ToString());
+        try
+        {
+            var secret = Path.Combine(mount, "secret");
+            File.WriteAllText(secret, string.Empty);
+            Assert.Equal(0, ProcessRunner.Run("setfattr", ["-n", "user.efs.scope", "-v", "hsm", secret]).ExitCode);
+            File.WriteAllText(secret, "kept in the HSM scope");
+            File.WriteAllText(Path.Combine(mount, "plain"), "default scope");
+            Assert.Equal("ok", Outcome(Efs(conf, null, "key", "check", mount, "--json")));
+
+            Run(conf, "pkcs11-tool", "--module", Module, "--token-label", Token, "--login", "--pin", "1234", "--delete-object", "--type", "secrkey", "--label", "live-kek");
+            Assert.Equal("revoked", Outcome(Efs(conf, null, "key", "check", mount, "--json")));
+            Assert.IsType<UnauthorizedAccessException>(Record.Exception(() => File.ReadAllText(secret)));
+            Assert.Equal("default scope", File.ReadAllText(Path.Combine(mount, "plain")));
+        }
+        finally
+        {
+            Efs(conf, null, "unmount", mount);
+        }
+    }
+
+    private static string Outcome(ProcessResult check)
+    {
+        Assert.True(check.ExitCode == 0, check.ToString());
+        return System.Text.Json.Nodes.JsonNode.Parse(check.Stdout)!.AsArray().Single(s => s!["scope"]!.GetValue<string>() == "hsm")!["outcome"]!.GetValue<string>();
+    }
+
     [Fact]
     public void BadPkcs11InputExitsTwoAndCreatesNothing()
     {
