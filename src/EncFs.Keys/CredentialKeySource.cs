@@ -74,7 +74,7 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         LocalKek kek = scope.KeySourceType switch
         {
             PassphraseKeySource.Type => PassphraseKeySource.Derive(scope.KeySource, Require(_passphrase.Value, scope, "a passphrase (--passphrase-file)")),
-            ProvidedKeySource.Type => ProvidedKeySource.Resolve(scope.KeySource, Require(_providedKey, scope, "a key (--key-file)")),
+            ProvidedKeySource.Type => ResolveProvided(scope),
             PlatformKeySource.Type => PlatformKeySource.Open(scope.KeySource, _keystore),
             var other => throw new KeyAccessException($"scope '{scope.Name}' uses key source '{other}', which this efs cannot open"),
         };
@@ -112,6 +112,11 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
             _passphrase.Value?.Dispose();
         }
         _providedKey?.Dispose();
+        foreach (var other in OtherProvidedKeys)
+        {
+            other.Dispose();
+        }
+
         if (_pkcs11Pin.IsValueCreated)
         {
             _pkcs11Pin.Value?.Dispose();
@@ -181,6 +186,23 @@ public sealed class CredentialKeySource : IKeySource, IDisposable
         {
             throw new KeyAccessException($"scope '{scope.Name}' (key source azure-kv:{url}): {e.Message}", e);
         }
+    }
+
+    /// <summary>Further provided keys, for scopes whose provided key is not the first one (each is matched by its SHA-256).</summary>
+    public IReadOnlyList<SecretKey> OtherProvidedKeys { get; init; } = [];
+
+    private LocalKek ResolveProvided(ScopeRecord scope)
+    {
+        var first = Require(_providedKey, scope, "a key (--key-file)");
+        foreach (var other in OtherProvidedKeys)
+        {
+            if (ProvidedKeySource.Matches(scope.KeySource, other.Span))
+            {
+                return ProvidedKeySource.Resolve(scope.KeySource, other.Span);
+            }
+        }
+
+        return ProvidedKeySource.Resolve(scope.KeySource, first);
     }
 
     private static ReadOnlySpan<byte> Require(SecretKey? secret, ScopeRecord scope, string what) =>

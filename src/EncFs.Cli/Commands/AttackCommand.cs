@@ -38,7 +38,7 @@ internal static class AttackCommand
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
-            if (!result.GetValue(tamper) && (result.GetValue(credentials.KeyFile) ?? result.GetValue(credentials.PassphraseFile) ?? result.GetValue(credentials.Keystore) ?? result.GetValue(credentials.PinFile)) is not null)
+            if (!result.GetValue(tamper) && (result.GetValue(credentials.KeyFile)?.FirstOrDefault() ?? result.GetValue(credentials.PassphraseFile) ?? result.GetValue(credentials.Keystore) ?? result.GetValue(credentials.PinFile)) is not null)
             {
                 throw new UsageException("credentials are used only with --tamper: the passive attack never reads a key");
             }

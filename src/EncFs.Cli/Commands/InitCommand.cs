@@ -49,7 +49,7 @@ internal static class InitCommand
             ProcessHardening.MakeNonDumpable();
             var source = result.GetValue(keySource)
                 ?? (result.GetValue(credentials.PassphraseFile) is not null ? PassphraseKeySource.Type
-                    : result.GetValue(credentials.KeyFile) is not null ? ProvidedKeySource.Type
+                    : result.GetValue(credentials.KeyFile) is { Length: > 0 } ? ProvidedKeySource.Type
                     : PlatformKeySource.Type);
             bool pkcs11Generated = false;
             var (descriptor, kek, detail) = source switch

@@ -165,7 +165,7 @@ internal static class MountCommand
             arguments.AddRange(["--audit-log", Path.GetFullPath(auditLog)]);
         }
 
-        if (result.GetValue(credentials.KeyFile) is { } keyFile)
+        foreach (var keyFile in result.GetValue(credentials.KeyFile) ?? [])
         {
             arguments.AddRange(["--key-file", keyFile == "-" ? "-" : Path.GetFullPath(keyFile)]);
             if (keyFile == "-")

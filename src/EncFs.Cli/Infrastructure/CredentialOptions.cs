@@ -13,9 +13,11 @@ internal sealed class CredentialOptions
         Description = "Read the passphrase from this file ('-' for standard input); a final newline is ignored",
     };
 
-    public Option<string?> KeyFile { get; } = new("--key-file")
+    public Option<string[]> KeyFile { get; } = new("--key-file")
     {
-        Description = "Read a provided 256-bit key from this file ('-' for standard input): 64 hex digits or 32 raw bytes",
+        Description = "Read a provided 256-bit key from this file ('-' for standard input): 64 hex digits or 32 raw bytes. Repeat it when scopes have different provided keys: each scope takes the one whose SHA-256 it stores",
+        AllowMultipleArgumentsPerToken = false,
+        DefaultValueFactory = _ => [],
     };
 
     public Option<string?> Keystore { get; } = new("--keystore")
@@ -47,26 +49,39 @@ internal sealed class CredentialOptions
         return Console.IsInputRedirected ? null : Prompt(interactiveConfirm);
     }
 
-    public SecretKey? ReadKey(ParseResult result)
+    /// <summary>The one provided key of a command that makes something with it (init, a new scope).</summary>
+    public SecretKey? ReadKey(ParseResult result) => result.GetValue(KeyFile) switch
     {
-        var path = result.GetValue(KeyFile);
-        if (path is null)
+        null or [] => null,
+        [var path] => SecretFiles.ProvidedKey(ReadSecretFile(path, "key"), path),
+        _ => throw new UsageException("give one --key-file here: the key the new volume or scope is made with"),
+    };
+
+    /// <summary>Every --key-file given, read once each ('-' at most once: standard input has one content).</summary>
+    public List<SecretKey> ReadKeys(ParseResult result)
+    {
+        var paths = result.GetValue(KeyFile) ?? [];
+        if (paths.Count(p => p == "-") > 1)
         {
-            return null;
+            throw new UsageException("--key-file - (standard input) can be given once");
         }
 
-        return SecretFiles.ProvidedKey(ReadSecretFile(path, "key"), path);
+        return [.. paths.Select(path => SecretFiles.ProvidedKey(ReadSecretFile(path, "key"), path))];
     }
 
     /// <summary>
     /// The credentials given. A passphrase is asked for only when one was given or stdin is a
     /// terminal; scopes of other sources need none.
     /// </summary>
-    public CredentialKeySource KeySource(ParseResult result) =>
-        new(() => ReadPassphrase(result), ReadKey(result), result.GetValue(Keystore) is { } keystore ? Path.GetFullPath(keystore) : null)
+    public CredentialKeySource KeySource(ParseResult result)
+    {
+        var keys = ReadKeys(result);
+        return new(() => ReadPassphrase(result), keys.FirstOrDefault(), result.GetValue(Keystore) is { } keystore ? Path.GetFullPath(keystore) : null)
         {
             Pkcs11Pin = () => ReadPin(result),
+            OtherProvidedKeys = [.. keys.Skip(1)],
         };
+    }
 
     /// <summary>The PKCS#11 PIN of --pin-file, or null when none was given.</summary>
     public SecretKey? ReadPin(ParseResult result)

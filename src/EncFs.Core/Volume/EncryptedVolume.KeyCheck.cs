@@ -1,4 +1,5 @@
 using EncFs.Core.Audit;
+using EncFs.Core.Backing;
 using EncFs.Core.Format;
 using EncFs.Core.Keys;
 using Microsoft.Extensions.Logging;
@@ -25,6 +26,9 @@ public enum KeyCheckOutcome
 
     /// <summary>Nothing to check: disabled, or a key only the user holds (passphrase, provided).</summary>
     Skipped,
+
+    /// <summary>The key answered, but acting on it failed (a new version could not be recorded: the header could not be written).</summary>
+    Failed,
 }
 
 public sealed record KeyCheckResult(string Scope, KeyCheckOutcome Outcome, string Detail);
@@ -123,6 +127,11 @@ public sealed partial class EncryptedVolume
 
                 return new KeyCheckResult(scope.Name, KeyCheckOutcome.Ok, $"KEK {kek.KeyId} ({kek.KeyVersion})");
             }
+        }
+        catch (FsException e)
+        {
+            _logger.LogError("Scope {Scope}: key check could not complete: {Reason}", scope.Name, e.Message);
+            return new KeyCheckResult(scope.Name, KeyCheckOutcome.Failed, e.Message);
         }
         catch (KeyUnavailableException e)
         {

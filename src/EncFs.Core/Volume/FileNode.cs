@@ -180,8 +180,23 @@ internal sealed class FileNode : IDisposable
         _lock.EnterWriteLock();
         try
         {
-            _gate.ThrowIfClosed(_displayPath);
-            saveUndo(_handle);
+            if (!_gate.IsOpen || !Writable)
+            {
+                cipher.Dispose();
+                _gate.ThrowIfClosed(_displayPath);
+                throw new FsException(Errno.EACCES, $"'{_displayPath}': the backing file is read-only for this process; not re-encrypted");
+            }
+
+            try
+            {
+                saveUndo(_handle); // a failure here (a full disk, say) changed nothing in the file
+            }
+            catch
+            {
+                cipher.Dispose();
+                throw;
+            }
+
             try
             {
                 RewriteSectors(cipher);
@@ -192,8 +207,15 @@ internal sealed class FileNode : IDisposable
             }
             catch
             {
-                rollBack(_handle);
-                cipher.Dispose();
+                try
+                {
+                    rollBack(_handle);
+                }
+                finally
+                {
+                    cipher.Dispose();
+                }
+
                 throw;
             }
 

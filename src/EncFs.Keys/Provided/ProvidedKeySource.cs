@@ -24,16 +24,24 @@ public static class ProvidedKeySource
 
     public static LocalKek Resolve(JsonObject descriptor, ReadOnlySpan<byte> key)
     {
-        RequireSize(key);
-        var expected = descriptor["sha256"]?.GetValue<string>() ?? throw new InvalidDataException("the provided-key source in the volume header has no sha256");
-        var actual = Convert.ToHexStringLower(SHA256.HashData(key));
-        if (!CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(expected), System.Text.Encoding.ASCII.GetBytes(actual)))
+        if (!Matches(descriptor, key))
         {
             throw new WrongKeyException();
         }
 
-        return new LocalKek(SecretKey.Copy(key), Type, expected[..16]);
+        return new LocalKek(SecretKey.Copy(key), Type, ExpectedHash(descriptor)[..16]);
     }
+
+    /// <summary>Whether <paramref name="key"/> is the one whose SHA-256 the scope stores.</summary>
+    public static bool Matches(JsonObject descriptor, ReadOnlySpan<byte> key)
+    {
+        RequireSize(key);
+        var actual = Convert.ToHexStringLower(SHA256.HashData(key));
+        return CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(ExpectedHash(descriptor)), System.Text.Encoding.ASCII.GetBytes(actual));
+    }
+
+    private static string ExpectedHash(JsonObject descriptor) =>
+        descriptor["sha256"]?.GetValue<string>() ?? throw new InvalidDataException("the provided-key source in the volume header has no sha256");
 
     private static void RequireSize(ReadOnlySpan<byte> key)
     {

@@ -47,4 +47,32 @@ public sealed class ScopeCommandTests
         Assert.Contains("scope-enable", actions);
         Assert.DoesNotContain(new string('2', 64), File.ReadAllText(audit), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ScopesWithDifferentProvidedKeysOpenInOneCommand()
+    {
+        using var temp = new TempDirectory();
+        var backing = temp.Combine("vol");
+        var key = temp.Combine("key");
+        var otherKey = temp.Combine("other-key");
+        File.WriteAllText(key, new string('3', 64));
+        File.WriteAllText(otherKey, new string('4', 64));
+        Assert.Equal(0, ProcessRunner.Efs("init", backing, "--key-file", key).ExitCode);
+        Assert.Equal(0, ProcessRunner.Efs("scope", "create", backing, "legal", "--key-file", key, "--key-source", "provided", "--new-key-file", otherKey).ExitCode);
+
+        // Each scope takes the key whose SHA-256 it stores, in either order.
+        var both = ProcessRunner.Efs("recover", backing, "--scope", "legal", "--key-file", otherKey, "--key-file", key);
+        Assert.True(both.ExitCode == 0, both.ToString());
+        Assert.Matches("^[0-9a-f]{64}$", both.Stdout.Trim());
+        Assert.Equal(0, ProcessRunner.Efs("recover", backing, "--key-file", key, "--key-file", otherKey).ExitCode);
+
+        var one = ProcessRunner.Efs("recover", backing, "--scope", "legal", "--key-file", key);
+        Assert.NotEqual(0, one.ExitCode);
+        Assert.Contains("scope 'legal' is locked: wrong passphrase or key", one.Stderr, StringComparison.Ordinal);
+
+        var twoForInit = ProcessRunner.Efs("init", temp.Combine("vol2"), "--key-file", key, "--key-file", otherKey);
+        Assert.Equal(2, twoForInit.ExitCode);
+        Assert.Contains("give one --key-file", twoForInit.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(temp.Combine("vol2")));
+    }
 }
