@@ -22,7 +22,7 @@ internal sealed class VolumeSupervisor
     private readonly ILogger _logger;
     private readonly IAuditLog _audit;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SemaphoreSlim _resume = new(0);
+    private TaskCompletionSource _resume = NewSignal();
     private volatile FuseHost? _host;
     private volatile VolumeControl? _control;
     private volatile bool _held;
@@ -76,7 +76,7 @@ internal sealed class VolumeSupervisor
                 _firstAttempt.TrySetResult();
                 try
                 {
-                    await _resume.WaitAsync(stopping).ConfigureAwait(false);
+                    await _resume.Task.WaitAsync(stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -116,7 +116,8 @@ internal sealed class VolumeSupervisor
 
             try
             {
-                await Task.WhenAny(Task.Delay(delay, stopping), _resume.WaitAsync(stopping)).ConfigureAwait(false);
+                await Task.WhenAny(Task.Delay(delay, stopping), _resume.Task).ConfigureAwait(false);
+                stopping.ThrowIfCancellationRequested();
             }
             catch (OperationCanceledException)
             {
@@ -139,12 +140,14 @@ internal sealed class VolumeSupervisor
         _host?.RequestUnmount();
     }
 
-    /// <summary>Mounts again a volume held unmounted (or retries a failed one now).</summary>
+    /// <summary>Mounts again a volume held unmounted (or retries a failed one now); nothing when it is mounted.</summary>
     public void Resume()
     {
         _held = false;
-        _resume.Release();
+        Interlocked.Exchange(ref _resume, NewSignal()).TrySetResult();
     }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void Serve(CancellationToken stopping)
     {

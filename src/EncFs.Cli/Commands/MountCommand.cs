@@ -41,6 +41,13 @@ internal static class MountCommand
             Description = "Seconds a key source (HSM, vault) may take to give a scope's key; a slower one leaves that scope locked and the rest served",
             DefaultValueFactory = _ => KeySourceCall.DefaultTimeout.TotalSeconds,
         };
+        keyTimeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not (> 0 and <= 86400))
+            {
+                r.AddError("--key-timeout must be more than 0 and at most 86400 seconds");
+            }
+        });
         keyCheck.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 1)

@@ -31,7 +31,16 @@ internal static class LiveVolume
         }
 
         request["volume"] = backing;
-        var answer = ControlClient.Send(socket, request);
+        JsonObject answer;
+        try
+        {
+            answer = ControlClient.Send(socket, request);
+        }
+        catch (ControlSocketException e) when (e.NobodyListening)
+        {
+            return null; // a dead holder (its pid reused since): the volume is not served
+        }
+
         if (answer[ControlAnswer.NotHere]?.GetValue<bool>() == true)
         {
             return null;

@@ -44,7 +44,11 @@ public sealed partial class EncryptedVolume
         AtomicFile.Write(Path.Combine(BackingDirectory, JobMarker), System.Text.Encoding.UTF8.GetBytes(scopeId?.ToString() ?? "*"), 0x180);
         var pass = new ReencryptionPass(this, scopeId, rekeyDirectories, bytesPerSecond, progress, cancel);
         pass.Walk("/");
-        var (destroyed, kept) = pass.Problems.Count == 0 ? DestroyUnusedGenerations(scopeId, pass.InUse) : ([], ["none destroyed: the scan was incomplete"]);
+        // Only a pass with the volume to itself can know nothing uses a generation: on a mounted
+        // volume an entry renamed behind the walk would be missed.
+        var (destroyed, kept) = pass.Problems.Count > 0 ? ([], ["none destroyed: the scan was incomplete"])
+            : !rekeyDirectories ? ([], ["none destroyed: old generations are destroyed by a pass on the unmounted volume"])
+            : DestroyUnusedGenerations(scopeId, pass.InUse);
         if (pass.Problems.Count == 0)
         {
             BackingFs.Unlink(Path.Combine(BackingDirectory, JobMarker));
@@ -56,7 +60,7 @@ public sealed partial class EncryptedVolume
     }
 
     /// <summary>Rewrites one file under its scope's current generation and returns its size; -1 when it already uses it.</summary>
-    internal long ReencryptFile(string path)
+    internal long ReencryptFile(string path, CancellationToken cancel)
     {
         RequireWritable();
         var backing = BackingPathOf(path);
@@ -75,50 +79,67 @@ public sealed partial class EncryptedVolume
         }
 
         var oldNames = _keyring.Get(header.ScopeId, header.Generation).Names;
-        var stored = BackingFs.ListXattr(backing).Where(n => n.StartsWith(BackingXattrPrefix, StringComparison.Ordinal))
-            .Select(n => (Name: n, Value: BackingFs.GetXattr(backing, n) ?? [])).ToList();
-        var plain = stored.Select(x =>
-        {
-            var encrypted = x.Name[BackingXattrPrefix.Length..];
-            var name = oldNames.TryDecryptXattrName(encrypted);
-            var value = name is null ? null : oldNames.TryOpenXattrValue(encrypted, x.Value);
-            return (Name: name, Value: value) is (not null, not null) pair ? pair
-                : throw new FsException(Errno.EIO, $"'{path}': an extended attribute failed authentication (tampered); not re-encrypted");
-        }).ToList();
-
         var keys = CurrentKeys(scope);
         var layout = new SectorLayout(header.SectorSize, header.Infrastructure);
         var newHeader = FileHeader.ForNewFile(keys.ScopeId, keys.Generation, layout);
         var bytes = new byte[FileHeader.Size];
         newHeader.WriteFixedPart(bytes);
-        var relative = Path.GetRelativePath(TreeRoot, backing);
+        var relative = Path.GetRelativePath(BackingDirectory, backing);
         var before = BackingFs.Stat(backing);
         node.Reencrypt(
             new FileCipher(keys, newHeader.FileId, layout),
             _keyring.Gate(keys.ScopeId),
             bytes,
-            saveUndo: file => ReencryptionUndo.Save(BackingDirectory, Path.Combine(TreeDirectory, relative), file, stored),
-            rollBack: file => ReencryptionUndo.Restore(BackingDirectory, file, backing),
-            finish: file =>
+            saveUndo: file =>
             {
-                foreach (var (name, _) in stored)
+                _xattrLock.EnterReadLock();
+                try
                 {
-                    BackingFs.RemoveXattr(backing, name);
+                    ReencryptionUndo.Save(BackingDirectory, relative, file, StoredXattrs(backing));
                 }
-
-                foreach (var (name, value) in plain)
+                finally
                 {
-                    var encrypted = EncryptXattrName(keys.Names, name!);
-                    BackingFs.SetXattr(backing, BackingXattrPrefix + encrypted, keys.Names.SealXattrValue(encrypted, value), 0);
+                    _xattrLock.ExitReadLock();
                 }
+            },
+            commit: (file, writeHeader) =>
+            {
+                // The header and the attributes change keys together: no attribute call sees one without the other.
+                _xattrLock.EnterWriteLock();
+                try
+                {
+                    writeHeader();
+                    foreach (var (name, value) in StoredXattrs(backing))
+                    {
+                        var encrypted = name[BackingXattrPrefix.Length..];
+                        if (oldNames.TryDecryptXattrName(encrypted) is not { } plainName || oldNames.TryOpenXattrValue(encrypted, value) is not { } plainValue)
+                        {
+                            throw new FsException(Errno.EIO, $"'{path}': an extended attribute failed authentication (tampered); not re-encrypted");
+                        }
 
-                // Re-encryption is not a change of the file's content: its times stay as they were.
-                BackingFs.SetTimes(file, before.AccessTime, before.ModifyTime);
-                BackingFs.Fsync(file);
-                ReencryptionUndo.Discard(BackingDirectory);
-            });
+                        var newName = EncryptXattrName(keys.Names, plainName);
+                        BackingFs.SetXattr(backing, BackingXattrPrefix + newName, keys.Names.SealXattrValue(newName, plainValue), 0);
+                        BackingFs.RemoveXattr(backing, name);
+                    }
+
+                    // Re-encryption is not a change of the file's content: its times stay as they were.
+                    BackingFs.SetTimes(file, before.AccessTime, before.ModifyTime);
+                    BackingFs.Fsync(file);
+                    ReencryptionUndo.Discard(BackingDirectory);
+                }
+                finally
+                {
+                    _xattrLock.ExitWriteLock();
+                }
+            },
+            rollBack: file => ReencryptionUndo.Restore(BackingDirectory, file, backing),
+            cancel);
         return node.Size;
     }
+
+    private static List<(string Name, byte[] Value)> StoredXattrs(string backing) =>
+        [.. BackingFs.ListXattr(backing).Where(n => n.StartsWith(BackingXattrPrefix, StringComparison.Ordinal))
+            .Select(n => (n, BackingFs.GetXattr(backing, n) ?? []))];
 
     /// <summary>Rewrites one symlink's target under its scope's current generation (a new link renamed over the old).</summary>
     internal bool ReencryptSymlink(string path)
@@ -163,6 +184,16 @@ public sealed partial class EncryptedVolume
     {
         var destroyed = new List<string>();
         var kept = new List<string>();
+        lock (_headerLock)
+        {
+            DestroyUnused(only, inUse, destroyed, kept);
+        }
+
+        return (destroyed, kept);
+    }
+
+    private void DestroyUnused(Guid128? only, HashSet<(Guid128, int)> inUse, List<string> destroyed, List<string> kept)
+    {
         foreach (var scope in Header.Scopes.Where(s => only is null || Guid128.Parse(s.Id) == only))
         {
             var scopeId = Guid128.Parse(scope.Id);
@@ -170,7 +201,7 @@ public sealed partial class EncryptedVolume
             {
                 if (inUse.Contains((scopeId, old.Generation)))
                 {
-                    kept.Add($"{scope.Name} generation {old.Generation} (directories still use it: their names are re-keyed only on an unmounted volume)");
+                    kept.Add($"{scope.Name} generation {old.Generation} (still in use)");
                     continue;
                 }
 
@@ -191,8 +222,6 @@ public sealed partial class EncryptedVolume
                 _logger.LogInformation("Scope {Scope}: DEK generation {Generation} destroyed (nothing uses it)", scope.Name, old.Generation);
             }
         }
-
-        return (destroyed, kept);
     }
 
     /// <summary>One walk over the tree: rewrites what is old, records which generations are still in use.</summary>
@@ -239,14 +268,22 @@ public sealed partial class EncryptedVolume
                 }
             }
 
-            // After its children, which are looked up by their names under the current record.
+            // After its children, which are looked up by their names under the current record. A
+            // re-key that fails stops the pass: its marker must stay for the next open to finish it.
             try
             {
                 if (rekeyDirectories && (scope is null || scope == Guid128.Parse(volume.GetEncryptionStatus(directory).ScopeId)) && volume.RekeyDirectory(directory))
                 {
                     Progress = Progress with { DirectoriesRekeyed = Progress.DirectoriesRekeyed + 1 };
                 }
+            }
+            catch (FsException e)
+            {
+                throw new ReencryptionAbortedException($"re-keying directory '{directory}' failed: {e.Message}; the next open of the volume finishes it", e);
+            }
 
+            try
+            {
                 Note(directory);
             }
             catch (FsException e)
@@ -266,7 +303,7 @@ public sealed partial class EncryptedVolume
                     Walk(path);
                     return;
                 case "file" when mine:
-                    long size = volume.ReencryptFile(path);
+                    long size = volume.ReencryptFile(path, cancel);
                     if (size >= 0)
                     {
                         Progress = Progress with { FilesRewritten = Progress.FilesRewritten + 1, BytesRewritten = Progress.BytesRewritten + size };

@@ -22,6 +22,7 @@ public sealed partial class EncryptedVolume
     internal bool RekeyDirectory(string path)
     {
         RequireWritable();
+        RecoverDirectoryRekey(); // one re-key at a time: an unfinished one is finished first
         var backing = BackingPathOf(path);
         var record = LoadDirectory(backing, path);
         var scope = _keyring.Scope(record.ScopeId);

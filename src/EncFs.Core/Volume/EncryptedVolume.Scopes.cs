@@ -16,41 +16,44 @@ public sealed partial class EncryptedVolume
     /// <summary>Adds a scope whose new DEK is wrapped by <paramref name="kek"/>; persisted atomically.</summary>
     public ScopeRecord CreateScope(string name, JsonObject keySource, IKeyEncryptionKey kek, bool infrastructureEncryption)
     {
-        RequireWritable();
-        if (!ScopeNamePattern().IsMatch(name))
+        lock (_headerLock)
         {
-            throw new FsException(Errno.EINVAL, $"scope name '{name}' must be 1 to {MaxScopeName} letters, digits, '.', '_' or '-'");
-        }
+            RequireWritable();
+            if (!ScopeNamePattern().IsMatch(name))
+            {
+                throw new FsException(Errno.EINVAL, $"scope name '{name}' must be 1 to {MaxScopeName} letters, digits, '.', '_' or '-'");
+            }
 
-        if (Header.FindScope(name) is not null)
-        {
-            throw new FsException(Errno.EEXIST, $"scope '{name}' already exists (scopes are never deleted; pick another name)");
-        }
+            if (Header.FindScope(name) is not null)
+            {
+                throw new FsException(Errno.EEXIST, $"scope '{name}' already exists (scopes are never deleted; pick another name)");
+            }
 
-        var scope = new ScopeRecord
-        {
-            Id = Guid128.NewRandom().ToString(),
-            Name = name,
-            InfrastructureEncryption = infrastructureEncryption,
-            KeySource = keySource,
-        };
-        var keys = ScopeKeyWrapping.CreateGeneration(Header, scope, 1, kek);
-        Header.Scopes.Add(scope);
-        try
-        {
-            SaveHeader();
-        }
-        catch
-        {
-            Header.Scopes.Remove(scope);
-            keys.Dispose();
-            throw;
-        }
+            var scope = new ScopeRecord
+            {
+                Id = Guid128.NewRandom().ToString(),
+                Name = name,
+                InfrastructureEncryption = infrastructureEncryption,
+                KeySource = keySource,
+            };
+            var keys = ScopeKeyWrapping.CreateGeneration(Header, scope, 1, kek);
+            Header.Scopes.Add(scope);
+            try
+            {
+                SaveHeader();
+            }
+            catch
+            {
+                Header.Scopes.Remove(scope);
+                keys.Dispose();
+                throw;
+            }
 
-        _keyring.Add(keys);
-        AuditLog.Write(new AuditEvent("scope-create", "ok", name, kek.KeyId, kek.KeyVersion, 1, $"key source {scope.KeySourceType}"));
-        AuditLog.Write(new AuditEvent("wrap", "ok", name, kek.KeyId, kek.KeyVersion, 1));
-        return scope;
+            _keyring.Add(keys);
+            AuditLog.Write(new AuditEvent("scope-create", "ok", name, kek.KeyId, kek.KeyVersion, 1, $"key source {scope.KeySourceType}"));
+            AuditLog.Write(new AuditEvent("wrap", "ok", name, kek.KeyId, kek.KeyVersion, 1));
+            return scope;
+        }
     }
 
     /// <summary>
@@ -59,40 +62,43 @@ public sealed partial class EncryptedVolume
     /// </summary>
     public void SetScopeEnabled(string nameOrId, bool enabled)
     {
-        RequireWritable();
-        var scope = _keyring.ScopeByNameOrId(nameOrId);
-        if (!enabled && scope.Id == Header.DefaultScope)
+        lock (_headerLock)
         {
-            throw new FsException(Errno.EPERM, $"scope '{scope.Name}' is the volume's default scope and cannot be disabled");
-        }
+            RequireWritable();
+            var scope = _keyring.ScopeByNameOrId(nameOrId);
+            if (!enabled && scope.Id == Header.DefaultScope)
+            {
+                throw new FsException(Errno.EPERM, $"scope '{scope.Name}' is the volume's default scope and cannot be disabled");
+            }
 
-        var previous = scope.State;
-        scope.State = enabled ? ScopeRecord.Enabled : ScopeRecord.Disabled;
-        if (previous == scope.State)
-        {
-            return;
-        }
+            var previous = scope.State;
+            scope.State = enabled ? ScopeRecord.Enabled : ScopeRecord.Disabled;
+            if (previous == scope.State)
+            {
+                return;
+            }
 
-        try
-        {
-            SaveHeader();
-        }
-        catch
-        {
-            scope.State = previous;
-            throw;
-        }
+            try
+            {
+                SaveHeader();
+            }
+            catch
+            {
+                scope.State = previous;
+                throw;
+            }
 
-        AuditLog.Write(new AuditEvent(enabled ? "scope-enable" : "scope-disable", "ok", scope.Name));
-        var scopeId = Guid128.Parse(scope.Id);
-        if (enabled && _keyring.LockedReason(scopeId) is not null)
-        {
-            // A scope disabled when the volume was opened was never unlocked: do it now.
-            VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _keySourceTimeout, _logger, AuditLog);
-        }
+            AuditLog.Write(new AuditEvent(enabled ? "scope-enable" : "scope-disable", "ok", scope.Name));
+            var scopeId = Guid128.Parse(scope.Id);
+            if (enabled && _keyring.LockedReason(scopeId) is not null)
+            {
+                // A scope disabled when the volume was opened was never unlocked: do it now.
+                VolumeUnlocker.UnlockScope(Header, scope, _keyring, _keySource, _keySourceTimeout, _logger, AuditLog);
+            }
 
-        _keyring.Refresh(scopeId);
-        _logger.LogInformation("Scope {Scope} {State}", scope.Name, enabled ? "enabled: its files are accessible again" : "disabled: its files refuse access (EACCES)");
+            _keyring.Refresh(scopeId);
+            _logger.LogInformation("Scope {Scope} {State}", scope.Name, enabled ? "enabled: its files are accessible again" : "disabled: its files refuse access (EACCES)");
+        }
     }
 
     /// <summary>
@@ -102,26 +108,29 @@ public sealed partial class EncryptedVolume
     /// </summary>
     public void RewrapScope(string nameOrId, JsonObject newKeySource, IKeyEncryptionKey newKek)
     {
-        RequireWritable();
-        var scope = _keyring.ScopeByNameOrId(nameOrId);
-        var scopeId = Guid128.Parse(scope.Id);
-        var oldKeys = scope.Keys;
-        var oldSource = scope.KeySource;
-        var rewrapped = oldKeys.ConvertAll(k => ScopeKeyWrapping.Rewrap(Header, scope, _keyring.Get(scopeId, k.Generation), newKek));
-        scope.Keys = rewrapped;
-        scope.KeySource = newKeySource;
-        try
+        lock (_headerLock)
         {
-            SaveHeader();
-        }
-        catch
-        {
-            scope.Keys = oldKeys;
-            scope.KeySource = oldSource;
-            throw;
-        }
+            RequireWritable();
+            var scope = _keyring.ScopeByNameOrId(nameOrId);
+            var scopeId = Guid128.Parse(scope.Id);
+            var oldKeys = scope.Keys;
+            var oldSource = scope.KeySource;
+            var rewrapped = oldKeys.ConvertAll(k => ScopeKeyWrapping.Rewrap(Header, scope, _keyring.Get(scopeId, k.Generation), newKek));
+            scope.Keys = rewrapped;
+            scope.KeySource = newKeySource;
+            try
+            {
+                SaveHeader();
+            }
+            catch
+            {
+                scope.Keys = oldKeys;
+                scope.KeySource = oldSource;
+                throw;
+            }
 
-        AuditLog.Write(new AuditEvent("rewrap", "ok", scope.Name, newKek.KeyId, newKek.KeyVersion, scope.CurrentGeneration, $"{rewrapped.Count} generation(s) under a new KEK ({scope.KeySourceType})"));
+            AuditLog.Write(new AuditEvent("rewrap", "ok", scope.Name, newKek.KeyId, newKek.KeyVersion, scope.CurrentGeneration, $"{rewrapped.Count} generation(s) under a new KEK ({scope.KeySourceType})"));
+        }
     }
 
     /// <summary>
@@ -130,25 +139,28 @@ public sealed partial class EncryptedVolume
     /// </summary>
     public int RotateDek(string nameOrId, IKeyEncryptionKey kek)
     {
-        RequireWritable();
-        var scope = _keyring.ScopeByNameOrId(nameOrId);
-        var previous = scope.CurrentGeneration;
-        int generation = scope.Keys.Max(k => k.Generation) + 1;
-        var keys = ScopeKeyWrapping.CreateGeneration(Header, scope, generation, kek);
-        _keyring.Add(keys);
-        try
+        lock (_headerLock)
         {
-            SaveHeader();
-        }
-        catch
-        {
-            scope.Keys.RemoveAll(k => k.Generation == generation);
-            scope.CurrentGeneration = previous;
-            throw;
-        }
+            RequireWritable();
+            var scope = _keyring.ScopeByNameOrId(nameOrId);
+            var previous = scope.CurrentGeneration;
+            int generation = scope.Keys.Max(k => k.Generation) + 1;
+            var keys = ScopeKeyWrapping.CreateGeneration(Header, scope, generation, kek);
+            _keyring.Add(keys);
+            try
+            {
+                SaveHeader();
+            }
+            catch
+            {
+                scope.Keys.RemoveAll(k => k.Generation == generation);
+                scope.CurrentGeneration = previous;
+                throw;
+            }
 
-        AuditLog.Write(new AuditEvent("dek-rotate", "ok", scope.Name, kek.KeyId, kek.KeyVersion, generation));
-        return generation;
+            AuditLog.Write(new AuditEvent("dek-rotate", "ok", scope.Name, kek.KeyId, kek.KeyVersion, generation));
+            return generation;
+        }
     }
 
     /// <summary>

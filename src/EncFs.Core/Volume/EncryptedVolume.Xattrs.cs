@@ -9,86 +9,121 @@ public sealed partial class EncryptedVolume
     private const string BackingXattrPrefix = "user.efs.";
     private const int MaxBackingXattrName = 255;
 
+    /// <summary>Attribute calls share it; a file's re-encryption takes it alone while its keys change.</summary>
+    private readonly ReaderWriterLockSlim _xattrLock = new(LockRecursionPolicy.NoRecursion);
+
     public byte[]? GetXattr(string path, string name)
     {
-        // The kernel asks for security.capability before every write: answer "none" from one
-        // listxattr when the entry carries no attribute of ours, without touching keys.
-        if (!Map(path, () => BackingFs.HasXattrWithPrefix(BackingPathOf(path), BackingXattrPrefix)))
+        _xattrLock.EnterReadLock();
+        try
         {
-            return null;
-        }
+            // The kernel asks for security.capability before every write: answer "none" from one
+            // listxattr when the entry carries no attribute of ours, without touching keys.
+            if (!Map(path, () => BackingFs.HasXattrWithPrefix(BackingPathOf(path), BackingXattrPrefix)))
+            {
+                return null;
+            }
 
-        var (backing, names) = XattrTarget(path);
-        if (names is null)
+            var (backing, names) = XattrTarget(path);
+            if (names is null)
+            {
+                return null; // symlinks and special files carry none, as on Linux for user.*
+            }
+
+            var encrypted = EncryptXattrName(names, name);
+            var stored = Map(path, () => BackingFs.GetXattr(backing, BackingXattrPrefix + encrypted));
+            if (stored is null)
+            {
+                return null;
+            }
+
+            return names.TryOpenXattrValue(encrypted, stored)
+                ?? throw new FsException(Errno.EIO, $"'{path}': extended attribute '{name}' failed authentication (tampered)");
+        }
+        finally
         {
-            return null; // symlinks and special files carry none, as on Linux for user.*
+            _xattrLock.ExitReadLock();
         }
-
-        var encrypted = EncryptXattrName(names, name);
-        var stored = Map(path, () => BackingFs.GetXattr(backing, BackingXattrPrefix + encrypted));
-        if (stored is null)
-        {
-            return null;
-        }
-
-        return names.TryOpenXattrValue(encrypted, stored)
-            ?? throw new FsException(Errno.EIO, $"'{path}': extended attribute '{name}' failed authentication (tampered)");
     }
 
     public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrMode mode = XattrMode.CreateOrReplace)
     {
-        RequireWritable();
-        var (backing, names) = XattrTarget(path);
-        if (names is null)
+        _xattrLock.EnterReadLock();
+        try
         {
-            throw new FsException(Errno.EPERM, $"'{path}': extended attributes are supported on files and directories only");
-        }
+            RequireWritable();
+            var (backing, names) = XattrTarget(path);
+            if (names is null)
+            {
+                throw new FsException(Errno.EPERM, $"'{path}': extended attributes are supported on files and directories only");
+            }
 
-        var encrypted = EncryptXattrName(names, name);
-        var sealedValue = names.SealXattrValue(encrypted, value);
-        Map(path, () =>
+            var encrypted = EncryptXattrName(names, name);
+            var sealedValue = names.SealXattrValue(encrypted, value);
+            Map(path, () =>
+            {
+                BackingFs.SetXattr(backing, BackingXattrPrefix + encrypted, sealedValue, (int)mode);
+                return 0;
+            });
+        }
+        finally
         {
-            BackingFs.SetXattr(backing, BackingXattrPrefix + encrypted, sealedValue, (int)mode);
-            return 0;
-        });
+            _xattrLock.ExitReadLock();
+        }
     }
 
     public IReadOnlyList<string> ListXattrs(string path)
     {
-        var (backing, names) = XattrTarget(path);
-        var result = new List<string>();
-        if (names is null)
+        _xattrLock.EnterReadLock();
+        try
         {
+            var (backing, names) = XattrTarget(path);
+            var result = new List<string>();
+            if (names is null)
+            {
+                return result;
+            }
+
+            foreach (var stored in Map(path, () => BackingFs.ListXattr(backing)))
+            {
+                if (stored.StartsWith(BackingXattrPrefix, StringComparison.Ordinal)
+                    && names.TryDecryptXattrName(stored[BackingXattrPrefix.Length..]) is { } name)
+                {
+                    result.Add(name);
+                }
+            }
+
             return result;
         }
-
-        foreach (var stored in Map(path, () => BackingFs.ListXattr(backing)))
+        finally
         {
-            if (stored.StartsWith(BackingXattrPrefix, StringComparison.Ordinal)
-                && names.TryDecryptXattrName(stored[BackingXattrPrefix.Length..]) is { } name)
-            {
-                result.Add(name);
-            }
+            _xattrLock.ExitReadLock();
         }
-
-        return result;
     }
 
     public void RemoveXattr(string path, string name)
     {
-        RequireWritable();
-        var (backing, names) = XattrTarget(path);
-        if (names is null)
+        _xattrLock.EnterReadLock();
+        try
         {
-            throw new FsException(Errno.ENODATA, $"'{path}' has no extended attribute '{name}'");
-        }
+            RequireWritable();
+            var (backing, names) = XattrTarget(path);
+            if (names is null)
+            {
+                throw new FsException(Errno.ENODATA, $"'{path}' has no extended attribute '{name}'");
+            }
 
-        var encrypted = EncryptXattrName(names, name);
-        Map(path, () =>
+            var encrypted = EncryptXattrName(names, name);
+            Map(path, () =>
+            {
+                BackingFs.RemoveXattr(backing, BackingXattrPrefix + encrypted);
+                return 0;
+            });
+        }
+        finally
         {
-            BackingFs.RemoveXattr(backing, BackingXattrPrefix + encrypted);
-            return 0;
-        });
+            _xattrLock.ExitReadLock();
+        }
     }
 
     /// <summary>The backing entry and the name cipher of the scope that owns it (null for symlinks and special files).</summary>

@@ -21,6 +21,9 @@ public sealed partial class EncryptedVolume : IDisposable
     private readonly ConcurrentDictionary<string, DirectoryRecord> _directories = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, FileNode> _nodes = [];
     private readonly Lock _nodesLock = new();
+
+    /// <summary>Held across every change of the header (scopes, keys) and its save: one writer at a time.</summary>
+    private readonly Lock _headerLock = new();
     private readonly DirectoryRecordSync _recordSync = new();
     private readonly NameCache _names = new();
     private readonly SizeCache _sizes = new();
@@ -199,6 +202,7 @@ public sealed partial class EncryptedVolume : IDisposable
         }
 
         _recordSync.Dispose();
+        _xattrLock.Dispose();
         if (!ReadOnly)
         {
             // Closing a volume is a durability point, as unmounting a local filesystem is.

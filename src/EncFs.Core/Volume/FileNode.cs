@@ -18,6 +18,7 @@ internal sealed class FileNode : IDisposable
     private readonly SafeFileHandle _handle;
     private FileCipher _cipher;
     private ScopeGate _gate;
+    private volatile string? _fenced;
     private byte[] _header;
     private readonly string _displayPath;
 
@@ -49,7 +50,7 @@ internal sealed class FileNode : IDisposable
     public int Read(long offset, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        _gate.ThrowIfClosed(_displayPath);
+        ThrowIfUnusable();
         _lock.EnterReadLock();
         try
         {
@@ -172,18 +173,20 @@ internal sealed class FileNode : IDisposable
     /// Rewrites the file in place under new keys (a newer DEK generation): every sector, holes
     /// left as holes, then the header. Same inode, so hard links and open handles go on. With
     /// the write lock held throughout: <paramref name="saveUndo"/> first, so a crash can be
-    /// rolled back; <paramref name="rollBack"/> if anything fails midway; <paramref name="finish"/>
-    /// once the data is rewritten and synced (the file's extended attributes).
+    /// rolled back; <paramref name="commit"/> once the sectors are rewritten, given the header
+    /// write to do where it must (beside the extended attributes); <paramref name="rollBack"/>
+    /// if anything fails or is cancelled midway. A rollback that fails fences the file (EIO)
+    /// until the volume is opened again, which rolls it back from the undo record.
     /// </summary>
-    public void Reencrypt(FileCipher cipher, ScopeGate gate, byte[] header, Action<SafeFileHandle> saveUndo, Action<SafeFileHandle> rollBack, Action<SafeFileHandle> finish)
+    public void Reencrypt(FileCipher cipher, ScopeGate gate, byte[] header, Action<SafeFileHandle> saveUndo, Action<SafeFileHandle, Action> commit, Action<SafeFileHandle> rollBack, CancellationToken cancel)
     {
         _lock.EnterWriteLock();
         try
         {
-            if (!_gate.IsOpen || !Writable)
+            if (!_gate.IsOpen || !Writable || _fenced is not null)
             {
                 cipher.Dispose();
-                _gate.ThrowIfClosed(_displayPath);
+                ThrowIfUnusable();
                 throw new FsException(Errno.EACCES, $"'{_displayPath}': the backing file is read-only for this process; not re-encrypted");
             }
 
@@ -199,17 +202,24 @@ internal sealed class FileNode : IDisposable
 
             try
             {
-                RewriteSectors(cipher);
-                cipher.SealSize(header, Size);
-                BackingFs.WriteAt(_handle, header, 0);
-                BackingFs.Fsync(_handle);
-                finish(_handle);
+                RewriteSectors(cipher, cancel);
+                commit(_handle, () =>
+                {
+                    cipher.SealSize(header, Size);
+                    BackingFs.WriteAt(_handle, header, 0);
+                    BackingFs.Fsync(_handle);
+                });
             }
-            catch
+            catch (Exception failure)
             {
                 try
                 {
                     rollBack(_handle);
+                }
+                catch (Exception rollBackFailure)
+                {
+                    _fenced = $"'{_displayPath}': re-encryption failed ({failure.Message}) and so did its rollback ({rollBackFailure.Message}); reopen the volume to restore it";
+                    throw new ReencryptionAbortedException(_fenced, rollBackFailure);
                 }
                 finally
                 {
@@ -229,7 +239,17 @@ internal sealed class FileNode : IDisposable
         }
     }
 
-    private void RewriteSectors(FileCipher cipher)
+    private void ThrowIfUnusable()
+    {
+        if (_fenced is { } reason)
+        {
+            throw new FsException(Errno.EIO, reason);
+        }
+
+        _gate.ThrowIfClosed(_displayPath);
+    }
+
+    private void RewriteSectors(FileCipher cipher, CancellationToken cancel)
     {
         long count = Layout.SectorCount(Size);
         var stored = ArrayPool<byte>.Shared.Rent(MaxSectorsPerChunk * Layout.Stride);
@@ -239,6 +259,7 @@ internal sealed class FileNode : IDisposable
         {
             for (long first = 0; first < count; first += MaxSectorsPerChunk)
             {
+                cancel.ThrowIfCancellationRequested();
                 int n = (int)Math.Min(MaxSectorsPerChunk, count - first);
                 var chunk = stored.AsSpan(0, n * Layout.Stride);
                 if (BackingFs.ReadAt(_handle, chunk, Layout.SectorOffset(first)) < chunk.Length)
@@ -514,10 +535,28 @@ internal sealed class FileNode : IDisposable
 
     private void RequireWritable()
     {
-        _gate.ThrowIfClosed(_displayPath);
+        ThrowIfUnusable();
         if (!Writable)
         {
             throw new FsException(Errno.EBADF, $"'{_displayPath}' is open read-only");
         }
+    }
+}
+
+/// <summary>A re-encryption failed and could not be rolled back in place: the pass stops, the undo record stays for the next open.</summary>
+public sealed class ReencryptionAbortedException : IOException
+{
+    public ReencryptionAbortedException()
+    {
+    }
+
+    public ReencryptionAbortedException(string message)
+        : base(message)
+    {
+    }
+
+    public ReencryptionAbortedException(string message, Exception inner)
+        : base(message, inner)
+    {
     }
 }

@@ -76,8 +76,8 @@ internal static class ReencryptionUndo
         }
 
         var record = Read(path);
-        var target = Path.Combine(treeRoot, record.RelativePath);
-        if (!BackingFs.TryStat(target, out var status) || status.Inode != record.Inode)
+        var target = Path.GetFullPath(Path.Combine(backingDir, record.RelativePath));
+        if (!target.StartsWith(treeRoot + "/", StringComparison.Ordinal) || !BackingFs.TryStat(target, out var status) || status.Inode != record.Inode)
         {
             var kept = path + "." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
             BackingFs.Rename(path, kept);

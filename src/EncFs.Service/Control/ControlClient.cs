@@ -27,7 +27,7 @@ public static class ControlClient
         }
         catch (SocketException e)
         {
-            throw new ControlSocketException($"no efs is listening on the control socket '{socketPath}' ({e.Message})", e);
+            throw new ControlSocketException($"no efs is listening on the control socket '{socketPath}' ({e.Message})", e) { NobodyListening = true };
         }
 
         try

@@ -98,7 +98,12 @@ public sealed class ControlServer : IDisposable
         if (!Directory.Exists(directory))
         {
             Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            return;
+        }
+
+        // Checked after creating too: someone may have made it in between. A symlink is refused.
+        if (new DirectoryInfo(directory).LinkTarget is not null)
+        {
+            throw new ControlSocketException($"the control socket's directory '{directory}' is a symbolic link; nothing was changed");
         }
 
         var status = Core.Backing.BackingFs.Stat(directory);
@@ -226,4 +231,7 @@ public sealed class ControlSocketException : Exception
         : base(message, inner)
     {
     }
+
+    /// <summary>Nothing answers at the socket (its process is gone): not a refusal.</summary>
+    public bool NobodyListening { get; init; }
 }

@@ -38,7 +38,8 @@ public sealed class VolumeControl : IDisposable
         _host = host;
         _schedule = schedule;
         _logger = logger;
-        _keyCheckTimer = new Timer(_ => ScheduledKeyCheck(), null, schedule.RevocationInterval, schedule.RevocationInterval);
+        // One shot, re-armed after each check: a slow key source never stacks checks up.
+        _keyCheckTimer = new Timer(_ => ScheduledKeyCheck(), null, schedule.RevocationInterval, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Resumes a re-encryption an earlier process started and did not finish (call once serving).</summary>
@@ -49,7 +50,16 @@ public sealed class VolumeControl : IDisposable
             if (_volume.PendingReencryption is { } pending && _job is null)
             {
                 _logger.LogInformation("Resuming the re-encryption of {Backing} interrupted earlier", _volume.BackingDirectory);
-                StartReencryption(pending == "*" ? null : pending, 0);
+                try
+                {
+                    StartReencryption(pending == "*" || _volume.Header.FindScope(pending) is null ? null : pending, 0);
+                }
+#pragma warning disable CA1031 // A job that cannot resume is reported; the mount goes on.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    _logger.LogError("Re-encryption of {Backing} could not resume: {Reason}", _volume.BackingDirectory, e.Message);
+                }
             }
         }
     }
@@ -122,19 +132,20 @@ public sealed class VolumeControl : IDisposable
     /// <summary>Stops the key checks and any re-encryption (it resumes at the next mount) before the volume closes.</summary>
     public void Dispose()
     {
+        lock (_lock)
+        {
+            _disposed = true; // before the timer goes: a check finishing now does not re-arm it
+        }
+
         _keyCheckTimer.Dispose();
         _jobCancel.Cancel();
         try
         {
-            _job?.Wait(TimeSpan.FromMinutes(2));
+            // The job stops at the next chunk and rolls its file back; the volume must outlive it.
+            _job?.Wait();
         }
         catch (AggregateException)
         {
-        }
-
-        lock (_lock)
-        {
-            _disposed = true;
         }
 
         _jobCancel.Dispose();
@@ -273,6 +284,16 @@ public sealed class VolumeControl : IDisposable
 #pragma warning restore CA1031
         {
             _logger.LogError("Key check of {Backing} failed: {Reason}", BackingDirectory, e.Message);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                if (!_disposed)
+                {
+                    _keyCheckTimer.Change(_schedule.RevocationInterval, Timeout.InfiniteTimeSpan);
+                }
+            }
         }
     }
 
