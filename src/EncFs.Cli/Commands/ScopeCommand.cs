@@ -44,7 +44,7 @@ internal static class ScopeCommand
 
     private static Command CreateVerb()
     {
-        var volume = new Argument<string>("volume") { Description = "The volume's backing directory (unmounted)" };
+        var volume = new Argument<string>("volume") { Description = "The volume: its backing directory, or its mount point (the serving process creates the scope)" };
         var name = new Argument<string>("name") { Description = "The new scope's name" };
         var keySource = new Option<string>("--key-source")
         {
@@ -63,10 +63,16 @@ internal static class ScopeCommand
         command.SetAction(result => ExitCodes.Run(() =>
         {
             ProcessHardening.MakeNonDumpable();
-            var dir = Path.GetFullPath(result.GetRequiredValue(volume));
+            var dir = LiveVolume.BackingOf(result.GetRequiredValue(volume));
             var (descriptor, kek) = NewKeySource(result, result.GetRequiredValue(keySource), newPassphrase, newKey, credentials, dir);
             using (kek)
             {
+                if (CreateLive(result, volume, name, descriptor, newPassphrase, newKey, infrastructure) is { } live)
+                {
+                    Print(result.GetValue(json), live);
+                    return ExitCodes.Ok;
+                }
+
                 using var keys = credentials.KeySource(result);
                 using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = OpenAudit(result, audit) });
                 var scope = opened.CreateScope(result.GetRequiredValue(name), descriptor, kek, result.GetValue(infrastructure));
@@ -150,6 +156,46 @@ internal static class ScopeCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// On a mounted volume the serving process creates the scope (its DEK never leaves it); a
+    /// passphrase or provided key goes with the request. Null when the volume is not mounted.
+    /// A platform key made for a scope the daemon refused is destroyed again.
+    /// </summary>
+    private static JsonObject? CreateLive(ParseResult result, Argument<string> volume, Argument<string> name, JsonObject descriptor, Option<string?> newPassphrase, Option<string?> newKey, Option<bool> infrastructure)
+    {
+        var request = new JsonObject
+        {
+            ["op"] = "scope-create",
+            ["name"] = result.GetRequiredValue(name),
+            ["keySource"] = descriptor.DeepClone(),
+            ["infrastructureEncryption"] = result.GetValue(infrastructure),
+        };
+        var type = descriptor["type"]?.GetValue<string>();
+        if (type == PassphraseKeySource.Type)
+        {
+            request["passphrase"] = File.ReadAllText(result.GetValue(newPassphrase)!).TrimEnd('\n', '\r');
+        }
+        else if (type == ProvidedKeySource.Type)
+        {
+            request["providedKey"] = File.ReadAllText(result.GetValue(newKey)!).Trim();
+        }
+
+        try
+        {
+            var answer = LiveVolume.TrySend(result.GetRequiredValue(volume), request);
+            return answer is null ? null : new JsonObject { ["name"] = answer["name"]?.DeepClone(), ["id"] = answer["id"]?.DeepClone(), ["keySource"] = answer["keySource"]?.DeepClone(), ["live"] = true };
+        }
+        catch (RemoteFailureException)
+        {
+            if (type == PlatformKeySource.Type)
+            {
+                PlatformKeySource.Destroy(descriptor, result.GetValue<string?>("--keystore"));
+            }
+
+            throw;
+        }
     }
 
     internal static (JsonObject, IKeyEncryptionKey) NewKeySource(ParseResult result, string source, Option<string?> passphraseFile, Option<string?> keyFile, CredentialOptions credentials, string backing)

@@ -63,6 +63,16 @@ public sealed partial class EncryptedVolume
         return KeySourceCall.Run(scope, _keySourceTimeout, () => _keySource.GetKek(scope));
     }
 
+    /// <summary>
+    /// The KEK a new scope with <paramref name="keySource"/> would use, resolved by this volume's
+    /// credentials (the platform keystore, the token PIN, the cloud identity it was opened with).
+    /// </summary>
+    public IKeyEncryptionKey OpenKekFor(System.Text.Json.Nodes.JsonObject keySource, string scopeName)
+    {
+        var probe = new ScopeRecord { Id = Guid128.NewRandom().ToString(), Name = scopeName, KeySource = keySource };
+        return KeySourceCall.Run(probe, _keySourceTimeout, () => _keySource.GetKek(probe));
+    }
+
     /// <summary>"ok" when the scope's files can be used now, else why not (disabled, locked and the reason).</summary>
     public string ScopeAccess(string scopeNameOrId)
     {

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using EncFs.Core.Volume;
+using EncFs.Crypto;
 using EncFs.Fuse;
+using EncFs.Keys;
 using Microsoft.Extensions.Logging;
 
 namespace EncFs.Service.Control;
@@ -87,6 +89,7 @@ public sealed class VolumeControl : IDisposable
                 "scope-disable" or "scope-enable" => SetScopeState(RequiredString(request, "scope"), op == "scope-enable"),
                 "key-check" => ControlAnswer.Ok(new JsonObject { ["scopes"] = CheckKeys(updateKeyVersion: true) }),
                 "key-rotate" => RotateKey(request),
+                "scope-create" => CreateScope(request),
                 "reencrypt" => StartReencryption(request["scope"]?.GetValue<string>(), request["bytesPerSecond"]?.GetValue<long>() ?? 0),
                 "jobs" => ControlAnswer.Ok(new JsonObject { ["reencryption"] = _jobState.DeepClone() }),
                 _ => null,
@@ -226,6 +229,26 @@ public sealed class VolumeControl : IDisposable
     {
         _volume.SetScopeEnabled(scope, enabled);
         return ControlAnswer.Ok(new JsonObject { ["scope"] = scope, ["state"] = enabled ? "enabled" : "disabled" });
+    }
+
+    /// <summary>
+    /// A new scope on the live volume. Its KEK is resolved here: by this process's own credentials
+    /// (platform keystore, token PIN, cloud identity), or, for a passphrase or provided key, by the
+    /// secret sent with the request (the socket only answers root and this process's user).
+    /// </summary>
+    private JsonObject CreateScope(JsonObject request)
+    {
+        var name = RequiredString(request, "name");
+        var descriptor = request["keySource"] as JsonObject ?? throw new ArgumentException("the request needs 'keySource'");
+        using var secret = request["passphrase"]?.GetValue<string>() is { } passphrase
+            ? new CredentialKeySource(SecretKey.Copy(System.Text.Encoding.UTF8.GetBytes(passphrase)), null, null)
+            : request["providedKey"]?.GetValue<string>() is { } hex
+                ? new CredentialKeySource((SecretKey?)null, SecretKey.Copy(Convert.FromHexString(hex)), null)
+                : null;
+        var probe = new Core.Format.ScopeRecord { Id = "00000000000000000000000000000000", Name = name, KeySource = descriptor };
+        using var kek = secret?.GetKek(probe) ?? _volume.OpenKekFor(descriptor, name);
+        var scope = _volume.CreateScope(name, (JsonObject)descriptor.DeepClone(), kek, request["infrastructureEncryption"]?.GetValue<bool>() == true);
+        return ControlAnswer.Ok(new JsonObject { ["name"] = scope.Name, ["id"] = scope.Id, ["keySource"] = scope.KeySourceType });
     }
 
     /// <summary>KEK: re-wrap under the source's current version. DEK (newDek): a new generation for new files.</summary>

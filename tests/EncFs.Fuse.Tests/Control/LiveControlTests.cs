@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using EncFs.Fuse.Tests.Support;
 
@@ -50,6 +51,44 @@ public sealed class LiveControlTests
         var scopes = JsonNode.Parse(list.Stdout)!["scopes"]!.AsArray();
         Assert.Equal("disabled", scopes.Single(s => s!["name"]!.GetValue<string>() == "hr")!["state"]!.GetValue<string>());
         Assert.Contains("\"action\":\"scope-disable\"", File.ReadAllText(audit), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ScopesAreCreatedOnTheMountedVolumeByItsDaemon()
+    {
+        using var volume = MountedVolume.Create(mount: false);
+        var keystore = Path.Combine(volume.Root, "keystore");
+        var legalKey = Path.Combine(volume.Root, "legal-key");
+        File.WriteAllText(legalKey, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
+        volume.TryMount("--keystore", keystore).EnsureSuccess();
+
+        var provided = ProcessRunner.Efs("scope", "create", volume.MountPoint, "legal", "--key-source", "provided", "--new-key-file", legalKey, "--json");
+        Assert.True(provided.ExitCode == 0, provided + "\n" + volume.Log);
+        Assert.True(JsonNode.Parse(provided.Stdout)!["live"]!.GetValue<bool>());
+        var platform = ProcessRunner.Efs("scope", "create", volume.MountPoint, "ops", "--key-source", "platform", "--keystore", keystore);
+        Assert.True(platform.ExitCode == 0, platform + "\n" + volume.Log);
+        var again = ProcessRunner.Efs("scope", "create", volume.MountPoint, "legal", "--key-source", "platform", "--keystore", keystore);
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("already exists", again.Stderr, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(keystore)); // the refused scope's new platform key was destroyed again
+
+        foreach (var scope in new[] { "legal", "ops" })
+        {
+            var dir = volume.NewDirectory(scope);
+            ProcessRunner.Shell($"setfattr -n user.efs.scope -v {scope} {dir} && echo {scope} > {dir}/file").EnsureSuccess();
+        }
+
+        var listed = JsonNode.Parse(ProcessRunner.Efs("scope", "list", volume.MountPoint, "--json").EnsureSuccess().Stdout)!["scopes"]!.AsArray();
+        Assert.Equal(["default", "legal", "ops"], listed.Select(s => s!["name"]!.GetValue<string>()));
+
+        // After a remount, each scope opens with its own credentials, given together.
+        volume.Unmount();
+        ProcessRunner.Efs("mount", volume.Backing, volume.MountPoint, "--key-file", volume.KeyFile, "--key-file", legalKey, "--keystore", keystore).EnsureSuccess();
+        foreach (var scope in new[] { "legal", "ops" })
+        {
+            var dir = Directory.GetDirectories(volume.MountPoint, scope + "-*").Single();
+            Assert.Equal(scope + "\n", File.ReadAllText(Path.Combine(dir, "file")));
+        }
     }
 
     [Fact]
