@@ -33,9 +33,9 @@ public sealed partial class EncryptedVolume
     /// Rewrites every file and symlink of <paramref name="scope"/> (all scopes when null) that
     /// uses an older DEK generation, at most <paramref name="bytesPerSecond"/> (0: unthrottled).
     /// Safe to interrupt anywhere: a marker makes the next mount resume, and the one file being
-    /// rewritten is rolled back from its undo record. Old generations are destroyed only after a
-    /// complete scan found nothing using them. Directory names are re-keyed only with
-    /// <paramref name="rekeyDirectories"/>, which needs the volume unmounted (no other user).
+    /// rewritten is rolled back from its undo record. With <paramref name="rekeyDirectories"/>,
+    /// which needs the volume to itself (unmounted), directory names are re-keyed too and old
+    /// generations a complete scan found unused are destroyed.
     /// </summary>
     public ReencryptionReport Reencrypt(string? scope, bool rekeyDirectories, long bytesPerSecond, IProgress<ReencryptionProgress>? progress, CancellationToken cancel)
     {
