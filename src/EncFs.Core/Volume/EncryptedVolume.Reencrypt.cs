@@ -84,8 +84,8 @@ public sealed partial class EncryptedVolume
         var newHeader = FileHeader.ForNewFile(keys.ScopeId, keys.Generation, layout);
         var bytes = new byte[FileHeader.Size];
         newHeader.WriteFixedPart(bytes);
-        var relative = Path.GetRelativePath(BackingDirectory, backing);
         var before = BackingFs.Stat(backing);
+        var pinned = ReencryptionUndo.PinPath(BackingDirectory);
         node.Reencrypt(
             new FileCipher(keys, newHeader.FileId, layout),
             _keyring.Gate(keys.ScopeId),
@@ -95,7 +95,7 @@ public sealed partial class EncryptedVolume
                 _xattrLock.EnterReadLock();
                 try
                 {
-                    ReencryptionUndo.Save(BackingDirectory, relative, file, StoredXattrs(backing));
+                    ReencryptionUndo.Save(BackingDirectory, backing, file);
                 }
                 finally
                 {
@@ -104,12 +104,13 @@ public sealed partial class EncryptedVolume
             },
             commit: (file, writeHeader) =>
             {
-                // The header and the attributes change keys together: no attribute call sees one without the other.
+                // The header and the attributes change keys together: no attribute call sees one
+                // without the other. Through the pin, which no rename can move.
                 _xattrLock.EnterWriteLock();
                 try
                 {
                     writeHeader();
-                    foreach (var (name, value) in StoredXattrs(backing))
+                    foreach (var (name, value) in StoredXattrs(pinned))
                     {
                         var encrypted = name[BackingXattrPrefix.Length..];
                         if (oldNames.TryDecryptXattrName(encrypted) is not { } plainName || oldNames.TryOpenXattrValue(encrypted, value) is not { } plainValue)
@@ -118,8 +119,8 @@ public sealed partial class EncryptedVolume
                         }
 
                         var newName = EncryptXattrName(keys.Names, plainName);
-                        BackingFs.SetXattr(backing, BackingXattrPrefix + newName, keys.Names.SealXattrValue(newName, plainValue), 0);
-                        BackingFs.RemoveXattr(backing, name);
+                        BackingFs.SetXattr(pinned, BackingXattrPrefix + newName, keys.Names.SealXattrValue(newName, plainValue), 0);
+                        BackingFs.RemoveXattr(pinned, name);
                     }
 
                     // Re-encryption is not a change of the file's content: its times stay as they were.
@@ -132,7 +133,7 @@ public sealed partial class EncryptedVolume
                     _xattrLock.ExitWriteLock();
                 }
             },
-            rollBack: file => ReencryptionUndo.Restore(BackingDirectory, file, backing),
+            rollBack: file => ReencryptionUndo.Restore(BackingDirectory, file),
             cancel);
         return node.Size;
     }

@@ -131,7 +131,7 @@ public sealed partial class EncryptedVolume : IDisposable
             var volume = new EncryptedVolume(backingDir, keyring, volumeLock, options.ReadOnly, logger) { AuditLog = audit, _keySource = keySource, _keySourceTimeout = options.KeySourceTimeout };
             if (!options.ReadOnly)
             {
-                ReencryptionUndo.RecoverAfterCrash(backingDir, volume.TreeRoot, logger);
+                ReencryptionUndo.RecoverAfterCrash(backingDir, logger);
                 volume.RecoverDirectoryRekey();
             }
             else if (File.Exists(Path.Combine(backingDir, ReencryptionUndo.FileName)))

@@ -18,16 +18,43 @@ internal static class ReencryptionUndo
     private const string TempName = FileName + ".tmp";
     private static ReadOnlySpan<byte> Magic => "EFSUNDO1"u8;
 
-    public static void Save(string backingDir, string relativePath, SafeFileHandle file, IReadOnlyList<(string Name, byte[] Value)> xattrs)
+    /// <summary>
+    /// A second name of the file being rewritten, beside the record: the file stays reachable by
+    /// it whatever happens to its own names meanwhile (a rename, an unlink) until the commit.
+    /// </summary>
+    public const string PinName = "efs.reencrypt.target";
+
+    public static string PinPath(string backingDir) => Path.Combine(backingDir, PinName);
+
+    /// <summary>
+    /// Pins the file at <paramref name="backingPath"/> (it must be the inode <paramref name="file"/>
+    /// has open) and records its stored bytes and attributes. Nothing in the file changes here.
+    /// </summary>
+    public static void Save(string backingDir, string backingPath, SafeFileHandle file)
     {
-        var temp = Path.Combine(backingDir, TempName);
         var status = BackingFs.Stat(file);
+        var pin = PinPath(backingDir);
+        if (BackingFs.TryStat(pin, out _))
+        {
+            BackingFs.Unlink(pin);
+        }
+
+        BackingFs.Link(backingPath, pin);
+        if (BackingFs.Stat(pin).Inode != status.Inode)
+        {
+            BackingFs.Unlink(pin);
+            throw new FsException(Errno.EAGAIN, $"'{backingPath}' was replaced while its re-encryption began; it is retried by the next pass");
+        }
+
+        var xattrs = BackingFs.ListXattr(pin).Where(n => n.StartsWith("user.efs.", StringComparison.Ordinal))
+            .Select(n => (Name: n, Value: BackingFs.GetXattr(pin, n) ?? [])).ToList();
+        var temp = Path.Combine(backingDir, TempName);
         using (var output = BackingFs.Open(temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC, 0x180))
         {
             using var header = new MemoryStream();
             header.Write(Magic);
             WriteInt64(header, (long)status.Inode);
-            WriteBytes(header, Encoding.UTF8.GetBytes(relativePath));
+            WriteBytes(header, Encoding.UTF8.GetBytes(PinName));
             WriteInt32(header, xattrs.Count);
             foreach (var (name, value) in xattrs)
             {
@@ -45,23 +72,24 @@ internal static class ReencryptionUndo
         BackingFs.FsyncDirectory(backingDir);
     }
 
-    /// <summary>The new keys are in place: the record goes (this is the commit point).</summary>
+    /// <summary>The new keys are in place: the record goes (this is the commit point), then the pin.</summary>
     public static void Discard(string backingDir)
     {
         BackingFs.Unlink(Path.Combine(backingDir, FileName));
         BackingFs.FsyncDirectory(backingDir);
+        BackingFs.Unlink(PinPath(backingDir));
     }
 
     /// <summary>Puts back what the record holds into <paramref name="file"/> (a failure midway, with the file still open).</summary>
-    public static void Restore(string backingDir, SafeFileHandle file, string backingPath)
+    public static void Restore(string backingDir, SafeFileHandle file)
     {
         var record = Read(Path.Combine(backingDir, FileName));
-        RestoreInto(record, file, backingPath, Path.Combine(backingDir, FileName));
+        RestoreInto(record, file, PinPath(backingDir), Path.Combine(backingDir, FileName));
         Discard(backingDir);
     }
 
     /// <summary>At open: a record left by a crash rolls its file back; a half-written one is just removed.</summary>
-    public static void RecoverAfterCrash(string backingDir, string treeRoot, ILogger logger)
+    public static void RecoverAfterCrash(string backingDir, ILogger logger)
     {
         var temp = Path.Combine(backingDir, TempName);
         if (File.Exists(temp))
@@ -72,12 +100,17 @@ internal static class ReencryptionUndo
         var path = Path.Combine(backingDir, FileName);
         if (!File.Exists(path))
         {
+            if (BackingFs.TryStat(PinPath(backingDir), out _))
+            {
+                BackingFs.Unlink(PinPath(backingDir)); // committed, or never started: only the pin was left
+            }
+
             return;
         }
 
         var record = Read(path);
-        var target = Path.GetFullPath(Path.Combine(backingDir, record.RelativePath));
-        if (!target.StartsWith(treeRoot + "/", StringComparison.Ordinal) || !BackingFs.TryStat(target, out var status) || status.Inode != record.Inode)
+        var target = PinPath(backingDir);
+        if (record.RelativePath != PinName || !BackingFs.TryStat(target, out var status) || status.Inode != record.Inode)
         {
             var kept = path + "." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
             BackingFs.Rename(path, kept);
