@@ -125,6 +125,36 @@ public sealed class ReencryptionTests
     }
 
     [Fact]
+    public void AFileRenamedWhileBeingRewrittenIsRolledBackAfterACrash()
+    {
+        using var volume = MountedVolume.Create();
+        var data = RandomNumberGenerator.GetBytes(256 << 20);
+        File.WriteAllBytes(volume.PathOf("large"), data);
+        ProcessRunner.Efs("key", "rotate", volume.MountPoint, "--new-dek").EnsureSuccess();
+
+        // Mid-rewrite (watched from before the request goes out): the file is renamed through
+        // the mount, then the daemon dies.
+        var undo = Path.Combine(volume.Backing, "efs.reencrypt.undo");
+        using var daemon = Process.GetProcessById(volume.DaemonPid()!.Value);
+        using var request = Process.Start(new ProcessStartInfo("dotnet", [ProcessRunner.EfsDll, "key", "reencrypt", volume.MountPoint]) { RedirectStandardError = true })!;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!File.Exists(undo))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the rewrite did not start\n" + volume.Log);
+        }
+
+        File.Move(volume.PathOf("large"), volume.PathOf("renamed"));
+        daemon.Kill(); // SIGKILL
+        daemon.WaitForExit();
+        Assert.True(File.Exists(undo), "the rewrite committed before the kill: nothing was interrupted");
+
+        var mounted = volume.Mount();
+        Assert.Contains("rolled back to its previous keys", mounted.Stderr + volume.Log, StringComparison.Ordinal);
+        Assert.True(data.AsSpan().SequenceEqual(File.ReadAllBytes(volume.PathOf("renamed"))), "the renamed file was not restored\n" + volume.Log);
+        Assert.False(File.Exists(Path.Combine(volume.Backing, "efs.reencrypt.target")));
+    }
+
+    [Fact]
     public void OfflineReencryptionRekeysDirectoriesSurvivesKillsAndDestroysTheOldGeneration()
     {
         using var volume = MountedVolume.Create();
