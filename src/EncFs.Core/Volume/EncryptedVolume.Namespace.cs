@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Buffers.Binary;
 using EncFs.Core.Backing;
 using EncFs.Core.Format;
+using EncFs.Core.Keys;
 using EncFs.Core.Names;
 
 namespace EncFs.Core.Volume;
@@ -146,14 +147,9 @@ public sealed partial class EncryptedVolume
         RequireWritable();
         var entry = Resolve(path);
         var scope = ScopeForNewEntry(entry, options.Scope);
-        var keys = CurrentKeys(scope);
-        var sealedTarget = keys.Names.SealTarget(target);
-        var stored = new byte[Guid128.Size + sizeof(int) + sealedTarget.Length];
-        keys.ScopeId.WriteTo(stored);
-        BinaryPrimitives.WriteInt32LittleEndian(stored.AsSpan(Guid128.Size), keys.Generation);
-        sealedTarget.CopyTo(stored, Guid128.Size + sizeof(int));
+        var stored = StoredSymlinkTarget(CurrentKeys(scope), target);
         WriteSidecarIfLong(entry);
-        MapErrors(path, () => BackingFs.Symlink(Base64Url.EncodeToString(stored), entry.BackingPath));
+        MapErrors(path, () => BackingFs.Symlink(stored, entry.BackingPath));
         ApplyOwner(entry.BackingPath, options);
     }
 
@@ -232,6 +228,17 @@ public sealed partial class EncryptedVolume
         }
 
         return _keyring.Get(scope, generation).Names.TryOpenTarget(stored.AsSpan(Guid128.Size + sizeof(int)));
+    }
+
+    /// <summary>What a backing symlink holds (docs/FORMAT.md 6.3): scope id, generation and the sealed target, base64url.</summary>
+    private static string StoredSymlinkTarget(ScopeKeys keys, string target)
+    {
+        var sealedTarget = keys.Names.SealTarget(target);
+        var stored = new byte[Guid128.Size + sizeof(int) + sealedTarget.Length];
+        keys.ScopeId.WriteTo(stored);
+        BinaryPrimitives.WriteInt32LittleEndian(stored.AsSpan(Guid128.Size), keys.Generation);
+        sealedTarget.CopyTo(stored, Guid128.Size + sizeof(int));
+        return Base64Url.EncodeToString(stored);
     }
 
     /// <summary>The scope and generation a backing symlink names (docs/FORMAT.md 6.3), and its decoded bytes; null when malformed.</summary>

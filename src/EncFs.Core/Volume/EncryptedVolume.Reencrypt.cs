@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Buffers.Text;
 using System.Diagnostics;
 using EncFs.Core.Audit;
 using EncFs.Core.Backing;
@@ -160,12 +158,7 @@ public sealed partial class EncryptedVolume
 
         var target = TryReadSymlink(backing, throwOnLocked: true)
             ?? throw new FsException(Errno.EIO, $"'{path}': symlink target failed authentication (tampered or damaged); not re-encrypted");
-        var keys = CurrentKeys(scope);
-        var sealedTarget = keys.Names.SealTarget(target);
-        var stored = new byte[Guid128.Size + sizeof(int) + sealedTarget.Length];
-        keys.ScopeId.WriteTo(stored);
-        BinaryPrimitives.WriteInt32LittleEndian(stored.AsSpan(Guid128.Size), keys.Generation);
-        sealedTarget.CopyTo(stored, Guid128.Size + sizeof(int));
+        var stored = StoredSymlinkTarget(CurrentKeys(scope), target);
         var status = BackingFs.Stat(backing);
         var temp = Path.Combine(BackingDirectory, LinkTemp);
         if (BackingFs.TryStat(temp, out _))
@@ -173,7 +166,7 @@ public sealed partial class EncryptedVolume
             BackingFs.Unlink(temp);
         }
 
-        BackingFs.Symlink(Base64Url.EncodeToString(stored), temp);
+        BackingFs.Symlink(stored, temp);
         BackingFs.Chown(temp, status.Uid, status.Gid);
         BackingFs.SetTimes(temp, status.AccessTime, status.ModifyTime);
         BackingFs.Rename(temp, backing);

@@ -78,13 +78,7 @@ public sealed class ReencryptionTests
 
         // Killed while a file is half rewritten: its undo record is there at that moment.
         var undo = Path.Combine(volume.Backing, "efs.reencrypt.undo");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { ProcessRunner.EfsDll, "key", "reencrypt", volume.Backing, "--key-file", volume.KeyFile })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using (var job = Process.Start(info)!)
+        using (var job = StartOfflineReencryption(volume))
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!File.Exists(undo) && !job.HasExited)
@@ -180,13 +174,7 @@ public sealed class ReencryptionTests
 
         // Offline, killed while a directory is being re-keyed (its marker is there): the next open rolls it forward.
         var marker = Path.Combine(volume.Backing, "efs.rekey.dir");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { ProcessRunner.EfsDll, "key", "reencrypt", volume.Backing, "--key-file", volume.KeyFile })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using (var job = Process.Start(info)!)
+        using (var job = StartOfflineReencryption(volume))
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!File.Exists(marker) && !job.HasExited)
@@ -224,6 +212,14 @@ public sealed class ReencryptionTests
 
         Assert.False(File.Exists(Path.Combine(volume.Backing, "efs.rekey.dir")));
     }
+
+    /// <summary>`efs key reencrypt` on the unmounted volume, left running (to be killed).</summary>
+    private static Process StartOfflineReencryption(MountedVolume volume) =>
+        Process.Start(new ProcessStartInfo("dotnet", [ProcessRunner.EfsDll, "key", "reencrypt", volume.Backing, "--key-file", volume.KeyFile])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
 
     private static int Generation(string path) =>
         JsonNode.Parse(ProcessRunner.Efs("status", path, "--json").EnsureSuccess().Stdout)!["dekGeneration"]!.GetValue<int>();
