@@ -40,7 +40,7 @@ internal static class ExitCodes
         {
             return Report(e.Message, Usage);
         }
-        catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.EINVAL or Errno.EEXIST or Errno.ENOTEMPTY or Errno.EBUSY or Errno.ENOTDIR)
+        catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.EINVAL or Errno.EEXIST or Errno.ENOTEMPTY or Errno.EBUSY or Errno.ENOTDIR or Errno.EACCES or Errno.EPERM)
         {
             return Report(e.Message, Usage);
         }

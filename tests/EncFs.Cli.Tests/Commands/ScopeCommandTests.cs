@@ -35,7 +35,7 @@ public sealed class ScopeCommandTests
         Assert.Equal("disabled", shown["state"]!.GetValue<string>());
 
         var defaultDisable = ProcessRunner.Efs("scope", "disable", backing, "default", "--key-file", key);
-        Assert.Equal(1, defaultDisable.ExitCode);
+        Assert.Equal(2, defaultDisable.ExitCode); // refused, nothing changed: as when the mounted volume's daemon refuses it
         Assert.Contains("default scope", defaultDisable.Stderr, StringComparison.Ordinal);
 
         Assert.Equal(0, ProcessRunner.Efs("scope", "enable", backing, "finance", "--key-file", key, "--audit-log", audit).ExitCode);
@@ -67,7 +67,7 @@ public sealed class ScopeCommandTests
         Assert.Equal(0, ProcessRunner.Efs("recover", backing, "--key-file", key, "--key-file", otherKey).ExitCode);
 
         var one = ProcessRunner.Efs("recover", backing, "--scope", "legal", "--key-file", key);
-        Assert.NotEqual(0, one.ExitCode);
+        Assert.Equal(2, one.ExitCode);
         Assert.Contains("scope 'legal' is locked: wrong passphrase or key", one.Stderr, StringComparison.Ordinal);
 
         var twoForInit = ProcessRunner.Efs("init", temp.Combine("vol2"), "--key-file", key, "--key-file", otherKey);
