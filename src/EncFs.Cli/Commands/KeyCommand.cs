@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using EncFs.Cli.Infrastructure;
 using EncFs.Core.Format;
+using EncFs.Core.Keys;
 using EncFs.Core.Volume;
 using EncFs.Keys.Hardening;
 using EncFs.Keys.Platform;
@@ -147,7 +148,7 @@ internal static class KeyCommand
 
     private static Command RotateVerb()
     {
-        var volume = new Argument<string>("volume") { Description = "The volume's backing directory, or its mount point (live: --new-dek, or a re-wrap under the current version of the same KEK)" };
+        var volume = new Argument<string>("volume") { Description = "The volume: its backing directory, or its mount point (the serving process re-wraps at once)" };
         var scope = new Option<string?>("--scope") { Description = "Scope name or id (default: the default scope)" };
         var newDek = new Option<bool>("--new-dek") { Description = "Start a new DEK generation for new files instead of changing the KEK" };
         var keySource = new Option<string?>("--key-source") { Description = "The new KEK's source: platform, passphrase (--new-passphrase-file), provided (--new-key-file), pkcs11:<uri> (a new key object) or azure-kv:<key URL>; default: the scope's current one" };
@@ -161,26 +162,21 @@ internal static class KeyCommand
         credentials.AddTo(command);
         command.SetAction(result => ExitCodes.Run(() =>
         {
-            if (RotateLive(result, volume, scope, newDek, keySource, newPassphrase, newKey) is { } live)
-            {
-                PrintRotation(result.GetValue(json), result.GetValue(newDek), live);
-                return ExitCodes.Ok;
-            }
-
             ProcessHardening.MakeNonDumpable();
             var dir = LiveVolume.BackingOf(result.GetRequiredValue(volume));
-            using var keys = credentials.KeySource(result);
-            using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = ScopeCommand.OpenAudit(result, audit) });
-            var record = opened.Header.FindScope(result.GetValue(scope) ?? opened.Header.DefaultScope)
-                ?? throw new UsageException($"no scope '{result.GetValue(scope)}' in this volume");
-            var output = new JsonObject { ["scope"] = record.Name };
+            JsonObject output;
             if (result.GetValue(newDek))
             {
-                using var kek = keys.GetKek(record);
-                output["dekGeneration"] = opened.RotateDek(record.Id, kek);
+                output = LiveVolume.TrySend(result.GetRequiredValue(volume), new JsonObject { ["op"] = "key-rotate", ["scope"] = result.GetValue(scope), ["newDek"] = true })
+                    ?? RotateDekOffline(result, dir, scope, credentials, audit);
             }
             else
             {
+                // The new KEK is made here, the same way mounted or not; a mounted volume's process
+                // then re-wraps with it (resolving it with its own credentials, or the secret sent).
+                var header = BackingInspector.ReadHeader(dir);
+                var record = header.FindScope(result.GetValue(scope) ?? header.DefaultScope)
+                    ?? throw new UsageException($"no scope '{result.GetValue(scope)}' in this volume");
                 var oldSource = (JsonObject)record.KeySource.DeepClone();
                 var source = result.GetValue(keySource) ?? record.KeySourceType;
                 if (source == Keys.Pkcs11.Pkcs11KeySource.Type)
@@ -197,12 +193,12 @@ internal static class KeyCommand
                 var (descriptor, kek) = ScopeCommand.NewKeySource(result, source, newPassphrase, newKey, credentials, dir);
                 using (kek)
                 {
-                    opened.RewrapScope(record.Id, descriptor, kek);
-                    output["kekId"] = kek.KeyId;
-                    output["kekVersion"] = kek.KeyVersion;
+                    var request = ScopeCommand.WithSecret(new JsonObject { ["op"] = "key-rotate", ["scope"] = record.Id, ["keySource"] = descriptor.DeepClone() }, result, descriptor, newPassphrase, newKey);
+                    output = ScopeCommand.SendOrForgetNewKey(result, request, volume, descriptor) ?? RewrapOffline(result, dir, record.Id, descriptor, kek, credentials, audit);
+                    output["scope"] = record.Name;
                 }
 
-                if (oldSource["type"]?.GetValue<string>() == PlatformKeySource.Type)
+                if (oldSource["type"]?.GetValue<string>() == PlatformKeySource.Type && oldSource.ToJsonString() != descriptor.ToJsonString())
                 {
                     // The old KEK wraps nothing any more: destroy it, so old header copies die with it.
                     PlatformKeySource.Destroy(oldSource, result.GetValue(credentials.Keystore));
@@ -215,17 +211,22 @@ internal static class KeyCommand
         return command;
     }
 
-    /// <summary>Rotation on a mounted volume, by its process; null when the volume is not mounted.</summary>
-    private static JsonObject? RotateLive(ParseResult result, Argument<string> volume, Option<string?> scope, Option<bool> newDek, Option<string?> keySource, Option<string?> newPassphrase, Option<string?> newKey)
+    private static JsonObject RotateDekOffline(ParseResult result, string dir, Option<string?> scope, CredentialOptions credentials, Option<string?> audit)
     {
-        var request = new JsonObject { ["op"] = "key-rotate", ["scope"] = result.GetValue(scope), ["newDek"] = result.GetValue(newDek) };
-        bool newSource = result.GetValue(keySource) is not null || result.GetValue(newPassphrase) is not null || result.GetValue(newKey) is not null;
-        if (newSource && EncryptedVolume.FindControlSocket(LiveVolume.BackingOf(result.GetRequiredValue(volume))) is not null)
-        {
-            throw new UsageException("the volume is mounted: a new key source needs it unmounted (mounted, 'key rotate' re-wraps under the current version of the same KEK, or starts a new DEK generation with --new-dek)");
-        }
+        using var keys = credentials.KeySource(result);
+        using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = ScopeCommand.OpenAudit(result, audit) });
+        var record = opened.Header.FindScope(result.GetValue(scope) ?? opened.Header.DefaultScope)
+            ?? throw new UsageException($"no scope '{result.GetValue(scope)}' in this volume");
+        using var kek = keys.GetKek(record);
+        return new JsonObject { ["scope"] = record.Name, ["dekGeneration"] = opened.RotateDek(record.Id, kek) };
+    }
 
-        return newSource ? null : LiveVolume.TrySend(result.GetRequiredValue(volume), request);
+    private static JsonObject RewrapOffline(ParseResult result, string dir, string scopeId, JsonObject descriptor, IKeyEncryptionKey kek, CredentialOptions credentials, Option<string?> audit)
+    {
+        using var keys = credentials.KeySource(result);
+        using var opened = EncryptedVolume.Open(dir, keys, new VolumeOpenOptions { Audit = ScopeCommand.OpenAudit(result, audit) });
+        opened.RewrapScope(scopeId, descriptor, kek);
+        return new JsonObject { ["kekId"] = kek.KeyId, ["kekVersion"] = kek.KeyVersion };
     }
 
     private static void PrintRotation(bool json, bool newDek, JsonObject output)

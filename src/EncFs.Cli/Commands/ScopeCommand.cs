@@ -161,17 +161,28 @@ internal static class ScopeCommand
     /// <summary>
     /// On a mounted volume the serving process creates the scope (its DEK never leaves it); a
     /// passphrase or provided key goes with the request. Null when the volume is not mounted.
-    /// A platform key made for a scope the daemon refused is destroyed again.
     /// </summary>
     private static JsonObject? CreateLive(ParseResult result, Argument<string> volume, Argument<string> name, JsonObject descriptor, Option<string?> newPassphrase, Option<string?> newKey, Option<bool> infrastructure)
     {
-        var request = new JsonObject
-        {
-            ["op"] = "scope-create",
-            ["name"] = result.GetRequiredValue(name),
-            ["keySource"] = descriptor.DeepClone(),
-            ["infrastructureEncryption"] = result.GetValue(infrastructure),
-        };
+        var request = WithSecret(
+            new JsonObject
+            {
+                ["op"] = "scope-create",
+                ["name"] = result.GetRequiredValue(name),
+                ["keySource"] = descriptor.DeepClone(),
+                ["infrastructureEncryption"] = result.GetValue(infrastructure),
+            },
+            result,
+            descriptor,
+            newPassphrase,
+            newKey);
+        var answer = SendOrForgetNewKey(result, request, volume, descriptor);
+        return answer is null ? null : new JsonObject { ["name"] = answer["name"]?.DeepClone(), ["id"] = answer["id"]?.DeepClone(), ["keySource"] = answer["keySource"]?.DeepClone(), ["live"] = true };
+    }
+
+    /// <summary>A new passphrase or provided key travels with the request: the serving process cannot get it otherwise.</summary>
+    internal static JsonObject WithSecret(JsonObject request, ParseResult result, JsonObject descriptor, Option<string?> newPassphrase, Option<string?> newKey)
+    {
         var type = descriptor["type"]?.GetValue<string>();
         if (type == PassphraseKeySource.Type)
         {
@@ -182,14 +193,19 @@ internal static class ScopeCommand
             request["providedKey"] = File.ReadAllText(result.GetValue(newKey)!).Trim();
         }
 
+        return request;
+    }
+
+    /// <summary>Sends a request carrying a new key source; a platform key made for it is destroyed again if the process refuses.</summary>
+    internal static JsonObject? SendOrForgetNewKey(ParseResult result, JsonObject request, Argument<string> volume, JsonObject descriptor)
+    {
         try
         {
-            var answer = LiveVolume.TrySend(result.GetRequiredValue(volume), request);
-            return answer is null ? null : new JsonObject { ["name"] = answer["name"]?.DeepClone(), ["id"] = answer["id"]?.DeepClone(), ["keySource"] = answer["keySource"]?.DeepClone(), ["live"] = true };
+            return LiveVolume.TrySend(result.GetRequiredValue(volume), request);
         }
         catch (RemoteFailureException)
         {
-            if (type == PlatformKeySource.Type)
+            if (descriptor["type"]?.GetValue<string>() == PlatformKeySource.Type)
             {
                 PlatformKeySource.Destroy(descriptor, result.GetValue<string?>("--keystore"));
             }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using EncFs.Core.Keys;
 using EncFs.Core.Volume;
 using EncFs.Crypto;
 using EncFs.Fuse;
@@ -240,36 +241,49 @@ public sealed class VolumeControl : IDisposable
     {
         var name = RequiredString(request, "name");
         var descriptor = request["keySource"] as JsonObject ?? throw new ArgumentException("the request needs 'keySource'");
-        using var secret = request["passphrase"]?.GetValue<string>() is { } passphrase
-            ? new CredentialKeySource(SecretKey.Copy(System.Text.Encoding.UTF8.GetBytes(passphrase)), null, null)
-            : request["providedKey"]?.GetValue<string>() is { } hex
-                ? new CredentialKeySource((SecretKey?)null, SecretKey.Copy(Convert.FromHexString(hex)), null)
-                : null;
-        var probe = new Core.Format.ScopeRecord { Id = "00000000000000000000000000000000", Name = name, KeySource = descriptor };
-        using var kek = secret?.GetKek(probe) ?? _volume.OpenKekFor(descriptor, name);
+        using var kek = NewKek(request, descriptor, name);
         var scope = _volume.CreateScope(name, (JsonObject)descriptor.DeepClone(), kek, request["infrastructureEncryption"]?.GetValue<bool>() == true);
         return ControlAnswer.Ok(new JsonObject { ["name"] = scope.Name, ["id"] = scope.Id, ["keySource"] = scope.KeySourceType });
     }
 
-    /// <summary>KEK: re-wrap under the source's current version. DEK (newDek): a new generation for new files.</summary>
+    /// <summary>
+    /// DEK (newDek): a new generation for new files. KEK: a re-wrap under the new key source the
+    /// request names, or else under the current version of the scope's own KEK.
+    /// </summary>
     private JsonObject RotateKey(JsonObject request)
     {
         var name = request["scope"]?.GetValue<string>() ?? _volume.Header.DefaultScope;
         var scope = _volume.Header.FindScope(name) ?? throw new ArgumentException($"no scope '{name}' in this volume");
         var answer = new JsonObject { ["scope"] = scope.Name };
-        using var kek = _volume.OpenKek(scope.Id);
         if (request["newDek"]?.GetValue<bool>() == true)
         {
-            answer["dekGeneration"] = _volume.RotateDek(scope.Id, kek);
-        }
-        else
-        {
-            _volume.RewrapScope(scope.Id, scope.KeySource, kek);
-            answer["kekId"] = kek.KeyId;
-            answer["kekVersion"] = kek.KeyVersion;
+            using var current = _volume.OpenKek(scope.Id);
+            answer["dekGeneration"] = _volume.RotateDek(scope.Id, current);
+            return ControlAnswer.Ok(answer);
         }
 
+        var descriptor = request["keySource"] as JsonObject ?? scope.KeySource;
+        using var kek = request["keySource"] is JsonObject given ? NewKek(request, given, scope.Name) : _volume.OpenKek(scope.Id);
+        _volume.RewrapScope(scope.Id, (JsonObject)descriptor.DeepClone(), kek);
+        answer["kekId"] = kek.KeyId;
+        answer["kekVersion"] = kek.KeyVersion;
         return ControlAnswer.Ok(answer);
+    }
+
+    /// <summary>
+    /// The KEK of a key source a request names: by the secret sent with it (a passphrase or
+    /// provided key; the socket only answers root and this process's user), or else by this
+    /// process's own credentials (platform keystore, token PIN, cloud identity).
+    /// </summary>
+    private IKeyEncryptionKey NewKek(JsonObject request, JsonObject descriptor, string scopeName)
+    {
+        using var secret = request["passphrase"]?.GetValue<string>() is { } passphrase
+            ? new CredentialKeySource(SecretKey.Copy(System.Text.Encoding.UTF8.GetBytes(passphrase)), null, null)
+            : request["providedKey"]?.GetValue<string>() is { } hex
+                ? new CredentialKeySource((SecretKey?)null, SecretKey.Copy(Convert.FromHexString(hex)), null)
+                : null;
+        var probe = new Core.Format.ScopeRecord { Id = "00000000000000000000000000000000", Name = scopeName, KeySource = descriptor };
+        return secret?.GetKek(probe) ?? _volume.OpenKekFor(descriptor, scopeName);
     }
 
     private JsonArray CheckKeys(bool updateKeyVersion)

@@ -156,13 +156,33 @@ public sealed class LiveControlTests
         Assert.Equal(2, JsonNode.Parse(ProcessRunner.Efs("status", volume.PathOf("new"), "--json").EnsureSuccess().Stdout)!["dekGeneration"]!.GetValue<int>());
         Assert.Equal(1, JsonNode.Parse(ProcessRunner.Efs("status", volume.PathOf("old"), "--json").EnsureSuccess().Stdout)!["dekGeneration"]!.GetValue<int>());
         Assert.Equal("generation one", File.ReadAllText(volume.PathOf("old")));
-
-        // A different key source cannot be swapped in under a live mount: refused, nothing changed.
-        var refused = ProcessRunner.Efs("key", "rotate", volume.MountPoint, "--key-source", "platform");
-        Assert.Equal(2, refused.ExitCode);
-        Assert.Contains("unmounted", refused.Stderr, StringComparison.Ordinal);
         volume.Remount();
         Assert.Equal("generation two", File.ReadAllText(volume.PathOf("new")));
+    }
+
+    [Fact]
+    public void APlatformKekIsReplacedOnTheMountedVolumeAndTheOldOneDestroyed()
+    {
+        using var volume = MountedVolume.Create(mount: false);
+        var keystore = Path.Combine(volume.Root, "keystore");
+        ProcessRunner.Efs("scope", "create", volume.Backing, "ops", "--key-file", volume.KeyFile, "--key-source", "platform", "--keystore", keystore).EnsureSuccess();
+        volume.TryMount("--keystore", keystore).EnsureSuccess();
+        var dir = volume.NewDirectory("ops");
+        ProcessRunner.Shell($"setfattr -n user.efs.scope -v ops {dir} && echo kept > {dir}/file").EnsureSuccess();
+        var oldKey = Directory.GetFiles(keystore).Single();
+
+        var rotated = ProcessRunner.Efs("key", "rotate", volume.MountPoint, "--scope", "ops", "--keystore", keystore, "--json");
+        Assert.True(rotated.ExitCode == 0, rotated + "\n" + volume.Log);
+        var newKey = Directory.GetFiles(keystore).Single();
+        Assert.NotEqual(oldKey, newKey);
+        Assert.Contains(Path.GetFileNameWithoutExtension(newKey), JsonNode.Parse(rotated.Stdout)!["kekVersion"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("kept\n", File.ReadAllText(Path.Combine(dir, "file")));
+
+        // The old key is gone and the volume opens with the new one.
+        Assert.Equal("ok", Outcome(JsonNode.Parse(ProcessRunner.Efs("key", "check", volume.MountPoint, "--json").EnsureSuccess().Stdout)!.AsArray(), "ops"));
+        volume.Unmount();
+        volume.TryMount("--keystore", keystore).EnsureSuccess();
+        Assert.Equal("kept\n", File.ReadAllText(Path.Combine(dir, "file")));
     }
 
     [Fact]
