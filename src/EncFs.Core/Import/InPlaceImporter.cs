@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using EncFs.Core.Backing;
 using EncFs.Core.Volume;
+using Microsoft.Win32.SafeHandles;
 
 namespace EncFs.Core.Import;
 
@@ -65,12 +66,13 @@ public sealed class InPlaceImporter
         var (files, bytes) = Count(_sourceRoot, BackingFs.Stat(_sourceRoot + "/.").Device, isRoot: true);
         _progress = new ImportProgress(0, files, 0, bytes, 0);
         using (_journal = ImportJournal.OpenOrCreate(_sourceRoot, _volume.Header.VolumeId, targetPath))
+        using (var root = BackingFs.Open(_sourceRoot + "/.", Libc.O_RDONLY | Libc.O_DIRECTORY))
         {
-            var rootStatus = BackingFs.Stat(_sourceRoot + "/.");
+            var rootStatus = BackingFs.Stat(root);
             _sourceDevice = rootStatus.Device;
             if (EnsureVolumeDirectory(targetPath, rootStatus, string.Empty))
             {
-                ImportDirectory(_sourceRoot, string.Empty, isRoot: true, progress, cancel);
+                ImportDirectory(root, string.Empty, isRoot: true, progress, cancel);
             }
 
             if (_leftBehind.Count == 0)
@@ -84,9 +86,15 @@ public sealed class InPlaceImporter
             [.. _removedLinked.Values.Where(v => v.OtherNames > 0).Select(v => v.Path).Order(StringComparer.Ordinal)]);
     }
 
-    private void ImportDirectory(string source, string relative, bool isRoot, IProgress<ImportProgress>? progress, CancellationToken cancel)
+    /// <summary>
+    /// Imports the entries of the directory <paramref name="directory"/> refers to. Every step on
+    /// an entry goes through that descriptor (fstatat, openat, renameat, unlinkat, never following
+    /// a symlink), so swapping a directory of the tree for a symlink while the import runs cannot
+    /// point any read, overwrite or unlink at a file outside the tree.
+    /// </summary>
+    private void ImportDirectory(SafeFileHandle directory, string relative, bool isRoot, IProgress<ImportProgress>? progress, CancellationToken cancel)
     {
-        foreach (var name in Directory.EnumerateFileSystemEntries(source).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal))
+        foreach (var name in ListNames(directory))
         {
             cancel.ThrowIfCancellationRequested();
             if (isRoot && name == ImportJournal.FileName)
@@ -94,13 +102,12 @@ public sealed class InPlaceImporter
                 continue;
             }
 
-            var path = Path.Combine(source, name!);
             var entry = relative + "/" + name;
-            if (!BackingFs.TryStat(path, out var status))
+            if (!BackingFs.TryStatAt(directory, name, out var status))
             {
                 // Gone since the listing (nothing to move), or a name that is not UTF-8, which
                 // comes back from the listing altered and so cannot be opened by it.
-                if (name!.Contains('\uFFFD', StringComparison.Ordinal))
+                if (name.Contains('\uFFFD', StringComparison.Ordinal))
                 {
                     Leave(entry, "its name is not valid UTF-8: not imported (rename it)");
                 }
@@ -117,17 +124,24 @@ public sealed class InPlaceImporter
             {
                 if (EnsureVolumeDirectory(VolumePath(entry), status, entry))
                 {
-                    ImportDirectory(path, entry, isRoot: false, progress, cancel);
-                    RemoveIfEmpty(path);
+                    using var inner = OpenDirectory(directory, name, status);
+                    if (inner is null)
+                    {
+                        Leave(entry, "replaced during the import: not imported (run again when it is quiet)");
+                        continue;
+                    }
+
+                    ImportDirectory(inner, entry, isRoot: false, progress, cancel);
+                    RemoveIfEmpty(directory, inner, name, entry);
                 }
             }
             else if (status.IsSymlink)
             {
-                ImportSymlink(path, entry, status);
+                ImportSymlink(directory, name, entry, status);
             }
             else if (status.IsRegular)
             {
-                bool alreadyThere = ImportFile(path, entry, status, cancel);
+                bool alreadyThere = ImportFile(directory, name, entry, status, cancel);
                 _progress = _progress with
                 {
                     FilesDone = _progress.FilesDone + 1,
@@ -143,16 +157,45 @@ public sealed class InPlaceImporter
         }
     }
 
+    /// <summary>The names in a directory, read through its descriptor (not through a path that may have been swapped since).</summary>
+    private static List<string> ListNames(SafeFileHandle directory) =>
+        [.. Directory.EnumerateFileSystemEntries($"/proc/self/fd/{directory.DangerousGetHandle()}")
+            .Select(path => Path.GetFileName(path))
+            .Order(StringComparer.Ordinal)];
+
+    /// <summary>Opens a subdirectory without following a symlink; null unless it is still the directory that was examined.</summary>
+    private static SafeFileHandle? OpenDirectory(SafeFileHandle parent, string name, FileStatus examined)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = BackingFs.OpenAt(parent, name, Libc.O_RDONLY | Libc.O_DIRECTORY);
+        }
+        catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.ELOOP or Errno.ENOTDIR)
+        {
+            return null;
+        }
+
+        var now = BackingFs.Stat(handle);
+        if (now.Device != examined.Device || now.Inode != examined.Inode)
+        {
+            handle.Dispose();
+            return null;
+        }
+
+        return handle;
+    }
+
     /// <summary>Moves one regular file; returns whether it was moved with a volume copy that was already there.</summary>
-    private bool ImportFile(string path, string relative, FileStatus before, CancellationToken cancel)
+    private bool ImportFile(SafeFileHandle directory, string name, string relative, FileStatus before, CancellationToken cancel)
     {
         var journal = _journal!;
         var volumePath = VolumePath(relative);
         if (journal.IsShredding(relative, before))
         {
             // Verified and synced before the overwrite began: the plaintext is no longer the data.
-            Shred(path, relative, before, alreadyRecorded: true);
-            Remove(path);
+            Shred(directory, name, relative, before, alreadyRecorded: true);
+            Remove(directory, name);
             _filesMoved++;
             return true;
         }
@@ -189,7 +232,7 @@ public sealed class InPlaceImporter
             }
             else
             {
-                sourceHash = Copy(path, before, volumePath, cancel);
+                sourceHash = Copy(directory, name, before, volumePath, cancel);
             }
 
             _volumeUnsynced = true;
@@ -198,8 +241,8 @@ public sealed class InPlaceImporter
         MakeVolumeDurable();
         Checkpoint?.Invoke("copied");
 
-        sourceHash ??= HashSource(path, before, cancel);
-        if (sourceHash is null || !SameFile(before, BackingFs.Stat(path)))
+        sourceHash ??= HashSource(directory, name, before, cancel);
+        if (sourceHash is null || !SameFile(before, StatAt(directory, name)))
         {
             Leave(relative, "changed during the import: not removed (run again when it is quiet)");
             return false;
@@ -211,7 +254,7 @@ public sealed class InPlaceImporter
             // The inode number was freed and reused by another file since: not a link after all.
             _volume.Unlink(volumePath);
             linked = false;
-            if (Copy(path, before, volumePath, cancel) is not { } copiedHash)
+            if (Copy(directory, name, before, volumePath, cancel) is not { } copiedHash)
             {
                 Leave(relative, "changed during the import: not removed (run again when it is quiet)");
                 return false;
@@ -241,10 +284,10 @@ public sealed class InPlaceImporter
         Checkpoint?.Invoke("verified");
         if (_shred)
         {
-            Shred(path, relative, before, alreadyRecorded: false);
+            Shred(directory, name, relative, before, alreadyRecorded: false);
         }
 
-        Remove(path);
+        Remove(directory, name);
         _filesMoved++;
         var identity = (before.Device, before.Inode);
         if (before.LinkCount > 1 || _removedLinked.ContainsKey(identity))
@@ -272,11 +315,11 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>Copies content, then mode, owner and times (the time last: it marks a finished copy); returns the source's hash.</summary>
-    private byte[]? Copy(string path, FileStatus before, string volumePath, CancellationToken cancel)
+    private byte[]? Copy(SafeFileHandle directory, string name, FileStatus before, string volumePath, CancellationToken cancel)
     {
         var mode = before.Mode & 0xFFF;
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using (var input = OpenSource(path, before))
+        using (var input = OpenSource(directory, name, before))
         {
             if (input is null)
             {
@@ -303,9 +346,9 @@ public sealed class InPlaceImporter
         return hash.GetHashAndReset();
     }
 
-    private byte[]? HashSource(string path, FileStatus before, CancellationToken cancel)
+    private byte[]? HashSource(SafeFileHandle directory, string name, FileStatus before, CancellationToken cancel)
     {
-        using var input = OpenSource(path, before);
+        using var input = OpenSource(directory, name, before);
         if (input is null)
         {
             return null;
@@ -347,12 +390,12 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>Opens the plaintext file without following a link; null when it is no longer the file that was examined.</summary>
-    private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenSource(string path, FileStatus before)
+    private static SafeFileHandle? OpenSource(SafeFileHandle directory, string name, FileStatus before)
     {
-        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        SafeFileHandle handle;
         try
         {
-            handle = BackingFs.Open(path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+            handle = BackingFs.OpenAt(directory, name, Libc.O_RDONLY);
         }
         catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.ELOOP)
         {
@@ -368,9 +411,9 @@ public sealed class InPlaceImporter
         return handle;
     }
 
-    private void ImportSymlink(string path, string relative, FileStatus before)
+    private void ImportSymlink(SafeFileHandle directory, string name, string relative, FileStatus before)
     {
-        var target = BackingFs.ReadLink(path);
+        var target = BackingFs.ReadLinkAt(directory, name);
         var volumePath = VolumePath(relative);
         bool ours = _journal!.WasCopied(relative);
         if (VolumeStatus(volumePath) is { } existing)
@@ -397,14 +440,14 @@ public sealed class InPlaceImporter
 
         MakeVolumeDurable();
         Checkpoint?.Invoke("copied");
-        if (_volume.ReadSymlink(volumePath) != target || !SameFile(before, BackingFs.Stat(path)))
+        if (_volume.ReadSymlink(volumePath) != target || !SameFile(before, StatAt(directory, name)))
         {
             Leave(relative, "changed during the import: not removed (run again when it is quiet)");
             return;
         }
 
         _symlinks++;
-        Remove(path);
+        Remove(directory, name);
     }
 
     /// <summary>Creates the volume directory if needed; false (and the subtree left) when a non-directory is in the way.</summary>
@@ -427,7 +470,7 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>Overwrites the plaintext's blocks with zeros (best effort: see docs/IMPORT.md).</summary>
-    private void Shred(string path, string relative, FileStatus before, bool alreadyRecorded)
+    private void Shred(SafeFileHandle directory, string name, string relative, FileStatus before, bool alreadyRecorded)
     {
         // Other names for the same data outside the import still need it: those are only unlinked.
         if (before.LinkCount > 1)
@@ -440,7 +483,7 @@ public sealed class InPlaceImporter
             _journal!.RecordShred(relative, before);
         }
 
-        using (var handle = BackingFs.Open(path, Libc.O_WRONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC))
+        using (var handle = BackingFs.OpenAt(directory, name, Libc.O_WRONLY))
         {
             Array.Clear(_buffer);
             for (long offset = 0; offset < before.Size; offset += ChunkSize)
@@ -455,26 +498,40 @@ public sealed class InPlaceImporter
         Checkpoint?.Invoke("shredded");
     }
 
-    private void Remove(string path)
+    private void Remove(SafeFileHandle directory, string name)
     {
-        BackingFs.Unlink(path);
+        BackingFs.UnlinkAt(directory, name);
         Checkpoint?.Invoke("removed");
-        BackingFs.FsyncDirectory(Path.GetDirectoryName(path)!);
+        BackingFs.Fsync(directory);
     }
 
-    private void RemoveIfEmpty(string directory)
+    private void RemoveIfEmpty(SafeFileHandle parent, SafeFileHandle directory, string name, string relative)
     {
-        if (Directory.EnumerateFileSystemEntries(directory).Any())
+        if (ListNames(directory).Count > 0)
         {
             return;
         }
 
         MakeVolumeDurable();
-        BackingFs.Rmdir(directory);
+        try
+        {
+            BackingFs.UnlinkAt(parent, name, isDirectory: true);
+        }
+        catch (FsException e) when (e.Errno is Errno.ENOTEMPTY or Errno.EEXIST or Errno.EBUSY or Errno.ENOENT or Errno.ENOTDIR)
+        {
+            // Something appeared in it, or the name now holds another entry, since it was
+            // emptied: that is the owner's, and stays.
+            Leave(relative, "the directory changed while it was emptied: not removed (run again when it is quiet)");
+            return;
+        }
+
         _directoriesRemoved++;
         Checkpoint?.Invoke("directory");
-        BackingFs.FsyncDirectory(Path.GetDirectoryName(directory)!);
+        BackingFs.Fsync(parent);
     }
+
+    private static FileStatus StatAt(SafeFileHandle directory, string name) =>
+        BackingFs.TryStatAt(directory, name, out var status) ? status : default;
 
     /// <summary>
     /// syncfs(2) on the backing filesystem before any plaintext goes: it covers everything the

@@ -203,4 +203,43 @@ public sealed class InPlaceImporterTests
         Assert.Equal("data", File.ReadAllText(Path.Combine(source, "a.txt")));
         Assert.Throws<Backing.FsException>(() => test.Volume.GetStatus("/a.txt"));
     }
+
+    [Fact]
+    public void ADirectorySwappedForASymlinkMidRunDoesNotLeadOutsideTheTree()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        var inner = Path.Combine(source, "u");
+        Directory.CreateDirectory(inner);
+        File.WriteAllText(Path.Combine(inner, "a"), "inside a");
+        File.WriteAllText(Path.Combine(inner, "b"), "inside b");
+        var outside = test.Temp.Combine("outside");
+        Directory.CreateDirectory(outside);
+        var victim = Path.Combine(outside, "b");
+        File.WriteAllText(victim, "not to be touched");
+        var movedAway = test.Temp.Combine("moved-away");
+        bool swapped = false;
+        var importer = new InPlaceImporter(test.Volume, shred: true)
+        {
+            Checkpoint = reached =>
+            {
+                // Right after u/a is gone, before u/b is looked at: u becomes a symlink out of the tree.
+                if (reached == "removed" && !swapped)
+                {
+                    swapped = true;
+                    Directory.Move(inner, movedAway);
+                    File.CreateSymbolicLink(inner, outside);
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(swapped);
+        Assert.Equal("not to be touched", File.ReadAllText(victim));
+        Assert.Equal("inside a"u8.ToArray(), test.ReadFile("/u/a"));
+        Assert.Equal("inside b"u8.ToArray(), test.ReadFile("/u/b"));
+        Assert.Contains(result.LeftBehind, left => left.Path == "/u");
+        Assert.Equal(outside, new FileInfo(inner).LinkTarget);
+    }
 }
