@@ -30,6 +30,12 @@ public sealed record InPlaceImportResult(
 /// </summary>
 public sealed class InPlaceImporter
 {
+    /// <summary>
+    /// What a plaintext name is renamed to just before it is unlinked: the entry is checked under
+    /// this private name, where no one can swap it for another file between check and unlink.
+    /// </summary>
+    public const string RemovingName = ".efs-import-removing";
+
     private const int ChunkSize = 1 << 20;
     private readonly EncryptedVolume _volume;
     private readonly string? _scope;
@@ -54,7 +60,7 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>
-    /// Called with the name of each step just completed ("chunk", "copied", "verified",
+    /// Called with the name of each step just completed ("chunk", "copied", "read-back", "verified",
     /// "shredded", "removed", "directory"): lets crash tests stop the process between any two.
     /// </summary>
     public Action<string>? Checkpoint { get; init; }
@@ -103,6 +109,12 @@ public sealed class InPlaceImporter
             }
 
             var entry = relative + "/" + name;
+            if (name == RemovingName)
+            {
+                FinishInterruptedRemoval(directory, entry);
+                continue;
+            }
+
             if (!BackingFs.TryStatAt(directory, name, out var status))
             {
                 // Gone since the listing (nothing to move), or a name that is not UTF-8, which
@@ -194,8 +206,12 @@ public sealed class InPlaceImporter
         if (journal.IsShredding(relative, before))
         {
             // Verified and synced before the overwrite began: the plaintext is no longer the data.
-            Shred(directory, name, relative, before, alreadyRecorded: true);
-            Remove(directory, name);
+            if (Shred(directory, name, relative, before, alreadyRecorded: true) is not { } resumed
+                || !Remove(directory, name, relative, resumed))
+            {
+                return false;
+            }
+
             _filesMoved++;
             return true;
         }
@@ -274,6 +290,16 @@ public sealed class InPlaceImporter
             return false;
         }
 
+        Checkpoint?.Invoke("read-back");
+
+        // Checked again last, right before the record that allows the removal: a file renamed
+        // over this name or written to while its copy was read back is not the one verified.
+        if (!SameFile(before, StatAt(directory, name)))
+        {
+            Leave(relative, "changed during the import: not removed (run again when it is quiet)");
+            return false;
+        }
+
         if (linked)
         {
             _hardLinks++;
@@ -282,12 +308,22 @@ public sealed class InPlaceImporter
         journal.RecordVerified(relative, before);
         _importedLinks[(before.Device, before.Inode)] = volumePath;
         Checkpoint?.Invoke("verified");
+        var removing = before;
         if (_shred)
         {
-            Shred(directory, name, relative, before, alreadyRecorded: false);
+            if (Shred(directory, name, relative, before, alreadyRecorded: false) is not { } overwritten)
+            {
+                return false;
+            }
+
+            removing = overwritten;
         }
 
-        Remove(directory, name);
+        if (!Remove(directory, name, relative, removing))
+        {
+            return false;
+        }
+
         _filesMoved++;
         var identity = (before.Device, before.Inode);
         if (before.LinkCount > 1 || _removedLinked.ContainsKey(identity))
@@ -390,12 +426,12 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>Opens the plaintext file without following a link; null when it is no longer the file that was examined.</summary>
-    private static SafeFileHandle? OpenSource(SafeFileHandle directory, string name, FileStatus before)
+    private static SafeFileHandle? OpenSource(SafeFileHandle directory, string name, FileStatus before, int access = Libc.O_RDONLY)
     {
         SafeFileHandle handle;
         try
         {
-            handle = BackingFs.OpenAt(directory, name, Libc.O_RDONLY);
+            handle = BackingFs.OpenAt(directory, name, access);
         }
         catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.ELOOP)
         {
@@ -446,8 +482,10 @@ public sealed class InPlaceImporter
             return;
         }
 
-        _symlinks++;
-        Remove(directory, name);
+        if (Remove(directory, name, relative, before))
+        {
+            _symlinks++;
+        }
     }
 
     /// <summary>Creates the volume directory if needed; false (and the subtree left) when a non-directory is in the way.</summary>
@@ -469,13 +507,17 @@ public sealed class InPlaceImporter
         return true;
     }
 
-    /// <summary>Overwrites the plaintext's blocks with zeros (best effort: see docs/IMPORT.md).</summary>
-    private void Shred(SafeFileHandle directory, string name, string relative, FileStatus before, bool alreadyRecorded)
+    /// <summary>
+    /// Overwrites the plaintext's blocks with zeros (best effort: see docs/IMPORT.md); returns the
+    /// file's status afterwards, or null (and the entry left) when the name no longer holds the
+    /// file that was verified.
+    /// </summary>
+    private FileStatus? Shred(SafeFileHandle directory, string name, string relative, FileStatus before, bool alreadyRecorded)
     {
         // Other names for the same data outside the import still need it: those are only unlinked.
         if (before.LinkCount > 1)
         {
-            return;
+            return before;
         }
 
         if (!alreadyRecorded)
@@ -483,8 +525,15 @@ public sealed class InPlaceImporter
             _journal!.RecordShred(relative, before);
         }
 
-        using (var handle = BackingFs.OpenAt(directory, name, Libc.O_WRONLY))
+        FileStatus after;
+        using (var handle = OpenSource(directory, name, before, Libc.O_WRONLY))
         {
+            if (handle is null)
+            {
+                Leave(relative, "replaced or changed before it was overwritten: not overwritten, not removed");
+                return null;
+            }
+
             Array.Clear(_buffer);
             for (long offset = 0; offset < before.Size; offset += ChunkSize)
             {
@@ -492,17 +541,114 @@ public sealed class InPlaceImporter
             }
 
             BackingFs.Fsync(handle);
+            after = BackingFs.Stat(handle);
         }
 
         _shredded++;
         Checkpoint?.Invoke("shredded");
+        return after;
     }
 
-    private void Remove(SafeFileHandle directory, string name)
+    /// <summary>
+    /// Unlinks the entry if it is still <paramref name="expected"/>: renamed first to a private
+    /// name, checked there, and only then unlinked, so no file renamed over the name in between is
+    /// removed in its place. Otherwise it is put back, left and reported; returns whether it went.
+    /// </summary>
+    private bool Remove(SafeFileHandle directory, string name, string relative, FileStatus expected)
     {
-        BackingFs.UnlinkAt(directory, name);
+        try
+        {
+            BackingFs.RenameAt(directory, name, RemovingName, Libc.RENAME_NOREPLACE);
+        }
+        catch (FsException e) when (e.Errno is Errno.EEXIST or Errno.ENOENT)
+        {
+            Leave(relative, e.Errno == Errno.EEXIST
+                ? $"a leftover {RemovingName} is in its directory: not removed (run again)"
+                : "gone or replaced before it was removed");
+            return false;
+        }
+
+        // The rename itself moves the change time; everything else must be as checked.
+        if (!BackingFs.TryStatAt(directory, RemovingName, out var now) || now.Device != expected.Device || now.Inode != expected.Inode
+            || now.Size != expected.Size || now.ModifyTime != expected.ModifyTime)
+        {
+            PutBack(directory, name, relative);
+            return false;
+        }
+
+        BackingFs.UnlinkAt(directory, RemovingName);
         Checkpoint?.Invoke("removed");
         BackingFs.Fsync(directory);
+        return true;
+    }
+
+    private void PutBack(SafeFileHandle directory, string name, string relative)
+    {
+        try
+        {
+            BackingFs.RenameAt(directory, RemovingName, name, Libc.RENAME_NOREPLACE);
+            Leave(relative, "replaced just before it was removed: not removed (run again when it is quiet)");
+        }
+        catch (FsException e) when (e.Errno == Errno.EEXIST)
+        {
+            Leave(relative, $"replaced just before it was removed, and its name taken again since: that file is now {RemovingName} in the same directory");
+        }
+    }
+
+    /// <summary>
+    /// A crash between the rename to <see cref="RemovingName"/> and the unlink leaves the entry
+    /// under that name. It is removed only if it is a file the journal records as verified and its
+    /// content is still that volume copy's (or zeros, where an overwrite was under way).
+    /// </summary>
+    private void FinishInterruptedRemoval(SafeFileHandle directory, string relative)
+    {
+        if (BackingFs.TryStatAt(directory, RemovingName, out var status) && status.IsRegular
+            && _journal!.Verified.TryGetValue((status.Device, status.Inode), out var imported)
+            && VolumeStatus(VolumePath(imported)) is { IsRegular: true }
+            && OpenSource(directory, RemovingName, status) is { } handle)
+        {
+            bool matches;
+            using (handle)
+            {
+                matches = IsVolumeCopyOrZeros(handle, VolumePath(imported));
+            }
+
+            if (matches && SameFile(status, StatAt(directory, RemovingName)))
+            {
+                BackingFs.UnlinkAt(directory, RemovingName);
+                BackingFs.Fsync(directory);
+                return;
+            }
+        }
+
+        Leave(relative, "left by an interrupted removal, and not a verified copy of an imported file: check it and delete or rename it");
+    }
+
+    /// <summary>Whether every chunk of the plaintext is either all zeros or equal to the volume copy's, and the sizes match.</summary>
+    private bool IsVolumeCopyOrZeros(SafeFileHandle plaintext, string volumePath)
+    {
+        using var copy = _volume.OpenFile(volumePath, FileAccess.Read);
+        if (copy.Length != BackingFs.Stat(plaintext).Size)
+        {
+            return false;
+        }
+
+        var stored = new byte[ChunkSize];
+        long offset = 0;
+        int read;
+        while ((read = BackingFs.ReadAt(plaintext, _buffer, offset)) > 0)
+        {
+            var chunk = _buffer.AsSpan(0, read);
+            if (copy.Read(offset, stored.AsSpan(0, read)) != read
+                || (!chunk.SequenceEqual(stored.AsSpan(0, read)) && chunk.ContainsAnyExcept((byte)0)))
+            {
+                return false;
+            }
+
+            offset += read;
+        }
+
+        return offset == copy.Length;
     }
 
     private void RemoveIfEmpty(SafeFileHandle parent, SafeFileHandle directory, string name, string relative)
@@ -574,7 +720,7 @@ public sealed class InPlaceImporter
         long files = 0, bytes = 0;
         foreach (var path in Directory.EnumerateFileSystemEntries(directory))
         {
-            if (isRoot && Path.GetFileName(path) == ImportJournal.FileName)
+            if ((isRoot && Path.GetFileName(path) == ImportJournal.FileName) || Path.GetFileName(path) == RemovingName)
             {
                 continue;
             }

@@ -242,4 +242,69 @@ public sealed class InPlaceImporterTests
         Assert.Contains(result.LeftBehind, left => left.Path == "/u");
         Assert.Equal(outside, new FileInfo(inner).LinkTarget);
     }
+
+    [Theory]
+    [InlineData("read-back", false)]
+    [InlineData("verified", false)]
+    [InlineData("verified", true)]
+    public void AFileRenamedOverTheNameAfterItsCheckIsNeitherOverwrittenNorRemoved(string step, bool shred)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var file = Path.Combine(source, "f.txt");
+        File.WriteAllText(file, "imported");
+        var intruder = test.Temp.Combine("intruder");
+        File.WriteAllText(intruder, "someone else's data");
+        bool renamed = false;
+        var importer = new InPlaceImporter(test.Volume, shred: shred)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == step && !renamed)
+                {
+                    renamed = true;
+                    File.Move(intruder, file, overwrite: true);
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(renamed);
+        Assert.Equal("someone else's data", File.ReadAllText(file));
+        Assert.Equal("/f.txt", Assert.Single(result.LeftBehind).Path);
+        Assert.Equal("imported"u8.ToArray(), test.ReadFile("/f.txt"));
+        Assert.False(File.Exists(Path.Combine(source, InPlaceImporter.RemovingName)));
+    }
+
+    [Fact]
+    public void AnEntryLeftUnderTheRemovingNameIsRemovedOnlyIfItIsAVerifiedCopy()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(Path.Combine(source, "d"));
+        File.WriteAllText(Path.Combine(source, "d", "f.txt"), "imported");
+        File.WriteAllText(Path.Combine(source, InPlaceImporter.RemovingName), "never imported");
+        var stopping = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "verified")
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+
+        // As a crash between the rename and the unlink leaves it.
+        File.Move(Path.Combine(source, "d", "f.txt"), Path.Combine(source, "d", InPlaceImporter.RemovingName));
+        var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.Equal("/" + InPlaceImporter.RemovingName, Assert.Single(result.LeftBehind).Path);
+        Assert.Equal("never imported", File.ReadAllText(Path.Combine(source, InPlaceImporter.RemovingName)));
+        Assert.False(Directory.Exists(Path.Combine(source, "d")));
+        Assert.Equal("imported"u8.ToArray(), test.ReadFile("/d/f.txt"));
+    }
 }
