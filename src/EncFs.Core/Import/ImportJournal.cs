@@ -42,6 +42,7 @@ public sealed class ImportJournal : IDisposable
     private readonly HashSet<string> _copied = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ulong Device, ulong Inode)> _shredding = new(StringComparer.Ordinal);
     private readonly Dictionary<(ulong Device, ulong Inode), string> _verified = [];
+    private readonly HashSet<string> _verifiedPaths = new(StringComparer.Ordinal);
     private long _length;
 
     private ImportJournal(string path, SafeFileHandle handle)
@@ -119,6 +120,13 @@ public sealed class ImportJournal : IDisposable
 
     public bool WasCopied(string relative) => _copied.Contains(relative);
 
+    /// <summary>
+    /// Whether the volume entry at this path was once verified as the copy of its plaintext: from
+    /// then on it may be the only copy of that data, so it is never replaced, whatever appears at
+    /// the plaintext path later.
+    /// </summary>
+    public bool WasVerified(string relative) => _verifiedPaths.Contains(relative);
+
     /// <summary>Whether this very file (not one created at its path since) was being overwritten.</summary>
     public bool IsShredding(string relative, in FileStatus plaintext) =>
         _shredding.TryGetValue(relative, out var identity) && identity == (plaintext.Device, plaintext.Inode);
@@ -135,6 +143,7 @@ public sealed class ImportJournal : IDisposable
     {
         Append(new JsonObject { ["verified"] = relative, ["dev"] = plaintext.Device, ["ino"] = plaintext.Inode });
         _verified[(plaintext.Device, plaintext.Inode)] = relative;
+        _verifiedPaths.Add(relative);
     }
 
     public void RecordShred(string relative, in FileStatus plaintext)
@@ -178,6 +187,7 @@ public sealed class ImportJournal : IDisposable
             else if (line["verified"]?.GetValue<string>() is { } verified)
             {
                 _verified[(line["dev"]!.GetValue<ulong>(), line["ino"]!.GetValue<ulong>())] = verified;
+                _verifiedPaths.Add(verified);
             }
             else if (line["shred"]?.GetValue<string>() is { } shredding)
             {

@@ -228,8 +228,9 @@ public sealed class InPlaceImporter
             }
 
             // A copy of ours that a crash may have cut short is redone unless size and time
-            // (set last) show it finished; someone else's file is never replaced, only compared.
-            if (ours && (found.Size != before.Size || found.ModifyTime != before.ModifyTime))
+            // (set last) show it finished; someone else's file is never replaced, only compared,
+            // and neither is one verified once: its plaintext may be gone, this file is new.
+            if (ours && !journal.WasVerified(relative) && (found.Size != before.Size || found.ModifyTime != before.ModifyTime))
             {
                 _volume.Unlink(volumePath);
                 alreadyThere = false;
@@ -284,7 +285,9 @@ public sealed class InPlaceImporter
 
         if (!volumeHash.AsSpan().SequenceEqual(sourceHash))
         {
-            Leave(relative, ours || !alreadyThere
+            Leave(relative, journal.WasVerified(relative) && alreadyThere
+                ? "differs from the copy of this path the import already verified and keeps: not removed (move it aside, import it separately)"
+                : ours || !alreadyThere
                 ? "the volume copy reads back different from the source: not removed"
                 : "the volume already holds a different file at this path: not removed");
             return false;
@@ -451,7 +454,7 @@ public sealed class InPlaceImporter
     {
         var target = BackingFs.ReadLinkAt(directory, name);
         var volumePath = VolumePath(relative);
-        bool ours = _journal!.WasCopied(relative);
+        bool ours = _journal!.WasCopied(relative) && !_journal.WasVerified(relative);
         if (VolumeStatus(volumePath) is { } existing)
         {
             bool same = existing.IsSymlink && _volume.ReadSymlink(volumePath) == target;
@@ -482,6 +485,7 @@ public sealed class InPlaceImporter
             return;
         }
 
+        _journal.RecordVerified(relative, before);
         if (Remove(directory, name, relative, before))
         {
             _symlinks++;

@@ -307,4 +307,61 @@ public sealed class InPlaceImporterTests
         Assert.False(Directory.Exists(Path.Combine(source, "d")));
         Assert.Equal("imported"u8.ToArray(), test.ReadFile("/d/f.txt"));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ANewEntryAtAnAlreadyMovedPathNeverReplacesItsVolumeCopy(bool symlink)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var entry = Path.Combine(source, "a");
+        if (symlink)
+        {
+            File.CreateSymbolicLink(entry, "old-target");
+        }
+        else
+        {
+            File.WriteAllText(entry, "old");
+        }
+
+        File.WriteAllText(Path.Combine(source, "b"), "pending");
+        var stopping = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "removed")
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+        Assert.False(File.Exists(entry) || new FileInfo(entry).LinkTarget is not null);
+        if (symlink)
+        {
+            File.CreateSymbolicLink(entry, "a new target");
+        }
+        else
+        {
+            File.WriteAllText(entry, "a new, longer file");
+        }
+
+        var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.Equal("/a", Assert.Single(result.LeftBehind).Path);
+        if (symlink)
+        {
+            Assert.Equal("old-target", test.Volume.ReadSymlink("/a"));
+            Assert.Equal("a new target", new FileInfo(entry).LinkTarget);
+        }
+        else
+        {
+            Assert.Equal("old"u8.ToArray(), test.ReadFile("/a"));
+            Assert.Equal("a new, longer file", File.ReadAllText(entry));
+        }
+
+        Assert.Equal("pending"u8.ToArray(), test.ReadFile("/b"));
+    }
 }
