@@ -146,6 +146,21 @@ public sealed class ImportJournal : IDisposable
         _verifiedPaths.Add(relative);
     }
 
+    /// <summary>Whether an overwrite of this path was recorded and not yet retired by its removal.</summary>
+    public bool IsShreddingPath(string relative) => _shredding.ContainsKey(relative);
+
+    /// <summary>
+    /// Retires the <c>shred</c> record once the overwritten file is unlinked: a file created at
+    /// that path later, even one given the same inode number, must not be taken for it.
+    /// </summary>
+    public void RecordRemoved(string relative)
+    {
+        if (_shredding.Remove(relative))
+        {
+            Append(new JsonObject { ["removed"] = relative });
+        }
+    }
+
     public void RecordShred(string relative, in FileStatus plaintext)
     {
         Append(new JsonObject { ["shred"] = relative, ["dev"] = plaintext.Device, ["ino"] = plaintext.Inode });
@@ -192,6 +207,10 @@ public sealed class ImportJournal : IDisposable
             else if (line["shred"]?.GetValue<string>() is { } shredding)
             {
                 _shredding[shredding] = (line["dev"]!.GetValue<ulong>(), line["ino"]!.GetValue<ulong>());
+            }
+            else if (line["removed"]?.GetValue<string>() is { } removed)
+            {
+                _shredding.Remove(removed);
             }
         }
 

@@ -203,7 +203,8 @@ public sealed class InPlaceImporter
     {
         var journal = _journal!;
         var volumePath = VolumePath(relative);
-        if (journal.IsShredding(relative, before))
+        var existing = VolumeStatus(volumePath);
+        if (journal.IsShredding(relative, before) && existing is { IsRegular: true } && IsPartlyOverwrittenCopy(directory, name, before, volumePath))
         {
             // Verified and synced before the overwrite began: the plaintext is no longer the data.
             if (Shred(directory, name, relative, before, alreadyRecorded: true) is not { } resumed
@@ -212,11 +213,11 @@ public sealed class InPlaceImporter
                 return false;
             }
 
+            journal.RecordRemoved(relative);
             _filesMoved++;
             return true;
         }
 
-        var existing = VolumeStatus(volumePath);
         bool ours = journal.WasCopied(relative);
         bool alreadyThere = existing is not null;
         if (existing is { } found)
@@ -327,6 +328,7 @@ public sealed class InPlaceImporter
             return false;
         }
 
+        journal.RecordRemoved(relative);
         _filesMoved++;
         var identity = (before.Device, before.Inode);
         if (before.LinkCount > 1 || _removedLinked.ContainsKey(identity))
@@ -626,6 +628,17 @@ public sealed class InPlaceImporter
         }
 
         Leave(relative, "left by an interrupted removal, and not a verified copy of an imported file: check it and delete or rename it");
+    }
+
+    /// <summary>
+    /// A <c>shred</c> record names a device and inode, and inode numbers are reused: the file is
+    /// taken for the one being overwritten only if its content still is, chunk by chunk, the
+    /// verified copy's or zeros.
+    /// </summary>
+    private bool IsPartlyOverwrittenCopy(SafeFileHandle directory, string name, FileStatus before, string volumePath)
+    {
+        using var handle = OpenSource(directory, name, before);
+        return handle is not null && IsVolumeCopyOrZeros(handle, volumePath);
     }
 
     /// <summary>Whether every chunk of the plaintext is either all zeros or equal to the volume copy's, and the sizes match.</summary>

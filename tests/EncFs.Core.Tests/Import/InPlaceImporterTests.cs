@@ -364,4 +364,43 @@ public sealed class InPlaceImporterTests
 
         Assert.Equal("pending"u8.ToArray(), test.ReadFile("/b"));
     }
+
+    [Fact]
+    public void AShredRecordIsRetiredOnRemovalAndNeverAppliedToAFileWithOtherContent()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var first = Path.Combine(source, "a");
+        var second = Path.Combine(source, "b");
+        File.WriteAllText(first, "first");
+        File.WriteAllText(second, "second");
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        var stopping = new InPlaceImporter(test.Volume, shred: true)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "shredded" && !File.Exists(first))
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+        Assert.Contains("{\"removed\":\"/a\"}", File.ReadAllText(journal), StringComparison.Ordinal);
+
+        // b was zeroed when the run stopped. As if its inode number went to a new file at the
+        // same path: the shred record names that new file's device and inode.
+        File.Delete(second);
+        File.WriteAllText(second, "new data");
+        var status = Backing.BackingFs.Stat(second);
+        File.AppendAllText(journal, $"{{\"shred\":\"/b\",\"dev\":{status.Device},\"ino\":{status.Inode}}}\n");
+
+        var result = new InPlaceImporter(test.Volume, shred: true).Run(source, "/", null, CancellationToken.None);
+
+        Assert.Equal("new data", File.ReadAllText(second));
+        Assert.Equal("/b", Assert.Single(result.LeftBehind).Path);
+        Assert.Equal("second"u8.ToArray(), test.ReadFile("/b"));
+        Assert.Equal("first"u8.ToArray(), test.ReadFile("/a"));
+    }
 }
