@@ -71,13 +71,10 @@ public sealed class ImportJournal : IDisposable
             return;
         }
 
-        if (!status.IsRegular)
-        {
-            throw new ImportRefusedException($"'{path}' is in the way of the import journal; move it out of the directory");
-        }
+        CheckTrusted(path, status);
 
         // A crash before the header reached the disk leaves no complete line: nothing began.
-        if (ReadLines(File.ReadAllBytes(path), out _).FirstOrDefault() is not { } header)
+        if (ReadLines(ReadAll(path), out _).FirstOrDefault() is not { } header)
         {
             return;
         }
@@ -94,15 +91,51 @@ public sealed class ImportJournal : IDisposable
         }
     }
 
-    /// <summary>Opens the journal left by an interrupted run, or starts one (synced before any other change).</summary>
+    /// <summary>
+    /// Opens the journal left by an interrupted run, or starts one (synced before any other
+    /// change), and holds an exclusive lock on it until disposed: a second import of the same
+    /// directory is refused while this one runs.
+    /// </summary>
     public static ImportJournal OpenOrCreate(string sourceRoot, string volumeId, string target)
     {
         CheckBelongsTo(sourceRoot, volumeId, target);
         var path = PathIn(sourceRoot);
-        var handle = BackingFs.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x180 /* 0600 */);
+        SafeFileHandle handle;
+        try
+        {
+            handle = BackingFs.Open(path, Libc.O_RDWR);
+        }
+        catch (FsException e) when (e.Errno == Errno.ENOENT)
+        {
+            try
+            {
+                // O_EXCL: a file someone else slips in at this name is never taken for ours.
+                handle = BackingFs.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0x180 /* 0600 */);
+                BackingFs.Chmod(handle, 0x180);
+            }
+            catch (FsException raced) when (raced.Errno == Errno.EEXIST)
+            {
+                throw new ImportRefusedException($"'{path}' appeared while this import started: is another import of this directory running?", raced);
+            }
+        }
+
         var journal = new ImportJournal(path, handle);
         try
         {
+            if (!BackingFs.TryLockExclusive(handle))
+            {
+                throw new ImportRefusedException($"another import of '{sourceRoot}' is running (it holds '{path}'); wait for it to finish");
+            }
+
+            // Checked on the open file itself, and after the lock: the name may have been
+            // replaced, or the journal finished and removed by the run that held the lock.
+            var status = BackingFs.Stat(handle);
+            CheckTrusted(path, status);
+            if (!BackingFs.TryStat(path, out var named) || named.Device != status.Device || named.Inode != status.Inode)
+            {
+                throw new ImportRefusedException($"'{path}' was replaced or removed by another import while this one started; run again");
+            }
+
             if (!journal.Load())
             {
                 journal.Append(new JsonObject { ["journal"] = Version, ["volume"] = volumeId, ["to"] = target });
@@ -115,6 +148,24 @@ public sealed class ImportJournal : IDisposable
         {
             journal.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Only a regular file of the effective user with mode 0600 is trusted: anyone else able to
+    /// write the journal could make the import remove plaintext it never copied.
+    /// </summary>
+    private static void CheckTrusted(string path, in FileStatus status)
+    {
+        if (!status.IsRegular)
+        {
+            throw new ImportRefusedException($"'{path}' is in the way of the import journal; move it out of the directory");
+        }
+
+        if (status.Uid != BackingFs.EffectiveUid || (status.Mode & 0xFFF) != 0x180)
+        {
+            throw new ImportRefusedException(
+                $"'{path}' is not owned by this user with mode 0600 (uid {status.Uid}, mode {Convert.ToString(status.Mode & 0xFFF, 8)}): not trusted; check it, and fix its owner and mode if it is yours");
         }
     }
 
@@ -179,7 +230,7 @@ public sealed class ImportJournal : IDisposable
     /// <summary>Reads the records; false when there are none (not even the header).</summary>
     private bool Load()
     {
-        var length = new FileInfo(_path).Length;
+        var length = BackingFs.Stat(_handle).Size;
         var content = new byte[length];
         int read = BackingFs.ReadAt(_handle, content, 0);
         var lines = ReadLines(content.AsSpan(0, read), out int complete);
@@ -215,6 +266,14 @@ public sealed class ImportJournal : IDisposable
         }
 
         return lines.Count > 0;
+    }
+
+    /// <summary>Reads the file through libc: .NET's own file streams take a lock that a running import's flock would refuse.</summary>
+    private static byte[] ReadAll(string path)
+    {
+        using var handle = BackingFs.Open(path, Libc.O_RDONLY);
+        var content = new byte[BackingFs.Stat(handle).Size];
+        return content[..BackingFs.ReadAt(handle, content, 0)];
     }
 
     private static List<JsonObject> ReadLines(ReadOnlySpan<byte> content, out int complete)

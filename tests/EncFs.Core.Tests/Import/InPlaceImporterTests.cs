@@ -197,9 +197,11 @@ public sealed class InPlaceImporterTests
         Directory.CreateDirectory(source);
         File.WriteAllText(Path.Combine(source, "a.txt"), "data");
         File.WriteAllText(Path.Combine(source, ImportJournal.FileName), "{\"journal\":1,\"volume\":\"00112233445566778899aabbccddeeff\",\"to\":\"/\"}\n");
+        Backing.BackingFs.Chmod(Path.Combine(source, ImportJournal.FileName), 0x180);
 
-        Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+        var refused = Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
 
+        Assert.Contains("records an unfinished in-place import", refused.Message, StringComparison.Ordinal);
         Assert.Equal("data", File.ReadAllText(Path.Combine(source, "a.txt")));
         Assert.Throws<Backing.FsException>(() => test.Volume.GetStatus("/a.txt"));
     }
@@ -402,5 +404,58 @@ public sealed class InPlaceImporterTests
         Assert.Equal("/b", Assert.Single(result.LeftBehind).Path);
         Assert.Equal("second"u8.ToArray(), test.ReadFile("/b"));
         Assert.Equal("first"u8.ToArray(), test.ReadFile("/a"));
+    }
+
+    [Theory]
+    [InlineData(0, "644")]
+    [InlineData(1234, "600")]
+    public void AJournalOfAnotherUserOrReadableByOthersIsNotTrusted(int owner, string mode)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        File.WriteAllText(journal, $"{{\"journal\":1,\"volume\":\"{test.Volume.Header.VolumeId}\",\"to\":\"/\"}}\n{{\"copy\":\"/a.txt\"}}\n");
+        Backing.BackingFs.Chmod(journal, Convert.ToUInt32(mode, 8));
+        using (var chown = System.Diagnostics.Process.Start("chown", [owner.ToString(System.Globalization.CultureInfo.InvariantCulture), journal]))
+        {
+            chown.WaitForExit();
+            Assert.Equal(0, chown.ExitCode);
+        }
+
+        var refused = Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+
+        Assert.Contains("not trusted", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(source, "a.txt")));
+        Assert.Throws<Backing.FsException>(() => test.Volume.GetStatus("/a.txt"));
+    }
+
+    [Fact]
+    public void ASecondImportOfTheSameDirectoryIsRefusedWhileTheFirstRuns()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        ImportRefusedException? refused = null;
+        var first = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "copied" && refused is null)
+                {
+                    refused = Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+                }
+            },
+        };
+
+        var result = first.Run(source, "/", null, CancellationToken.None);
+
+        Assert.NotNull(refused);
+        Assert.Contains("another import", refused.Message, StringComparison.Ordinal);
+        Assert.True(result.Complete);
+        Assert.Equal("data"u8.ToArray(), test.ReadFile("/a.txt"));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(source));
     }
 }
