@@ -89,7 +89,7 @@ public sealed class ImportInPlaceTests
         using var tree = Tree.Create();
         string[] extra = shred ? ["--shred"] : [];
 
-        var crashed = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = $"{step}:{occurrence}" }, extra);
+        var crashed = tree.Import(CrashAt($"{step}:{occurrence}"), extra);
 
         Assert.True(crashed.ExitCode == 137, "expected death by SIGKILL: " + crashed);
         Assert.True(File.Exists(tree.Plain(JournalName)), "the journal records the unfinished import");
@@ -113,7 +113,7 @@ public sealed class ImportInPlaceTests
         do
         {
             Assert.True(++runs <= 12, "the import never finished");
-            result = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = "removed:2" });
+            result = tree.Import(CrashAt("removed:2"));
             if (result.ExitCode != 0)
             {
                 Assert.Equal(137, result.ExitCode);
@@ -282,7 +282,7 @@ public sealed class ImportInPlaceTests
 
         // An unfinished in-place import belongs to its volume: neither another volume nor a
         // copy import may touch that tree until it is finished.
-        var crashed = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = "verified:2" });
+        var crashed = tree.Import(CrashAt("verified:2"));
         Assert.Equal(137, crashed.ExitCode);
         foreach (var (arguments, message) in new (string[], string)[]
         {
@@ -301,6 +301,22 @@ public sealed class ImportInPlaceTests
         using var volume = tree.OpenVolume();
         tree.AssertVolumeHoldsEverything(volume);
     }
+
+    [Fact]
+    public void TheCrashHookIsInertWithoutTheTestHooksVariable()
+    {
+        using var tree = Tree.Create();
+
+        var result = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = "removed:1" });
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var volume = tree.OpenVolume();
+        tree.AssertVolumeHoldsEverything(volume);
+    }
+
+    /// <summary>The environment that makes the import kill itself the n-th time a step completes.</summary>
+    private static Dictionary<string, string?> CrashAt(string stepAndCount) =>
+        new() { ["EFS_TEST_HOOKS"] = "1", ["EFS_IMPORT_CRASH_AT"] = stepAndCount };
 
     private static long BackingBytes(string backing)
     {
