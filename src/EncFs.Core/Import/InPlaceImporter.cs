@@ -72,18 +72,27 @@ public sealed class InPlaceImporter
         var (files, bytes) = Count(_sourceRoot, BackingFs.Stat(_sourceRoot + "/.").Device, isRoot: true);
         _progress = new ImportProgress(0, files, 0, bytes, 0);
         using (_journal = ImportJournal.OpenOrCreate(_sourceRoot, _volume.Header.VolumeId, targetPath))
-        using (var root = BackingFs.Open(_sourceRoot + "/.", Libc.O_RDONLY | Libc.O_DIRECTORY))
         {
-            var rootStatus = BackingFs.Stat(root);
-            _sourceDevice = rootStatus.Device;
-            if (EnsureVolumeDirectory(targetPath, rootStatus, string.Empty))
+            try
             {
-                ImportDirectory(root, string.Empty, isRoot: true, progress, cancel);
-            }
+                using var root = BackingFs.Open(_sourceRoot + "/.", Libc.O_RDONLY | Libc.O_DIRECTORY);
+                var rootStatus = BackingFs.Stat(root);
+                _sourceDevice = rootStatus.Device;
+                if (EnsureVolumeDirectory(targetPath, rootStatus, string.Empty))
+                {
+                    ImportDirectory(root, string.Empty, isRoot: true, progress, cancel);
+                }
 
-            if (_leftBehind.Count == 0)
+                if (_leftBehind.Count == 0)
+                {
+                    _journal.Delete();
+                }
+            }
+            catch (FsException e)
             {
-                _journal.Delete();
+                // From here on the import may have changed things: this is a failure to finish,
+                // never a refusal that left everything as it was (whatever the errno suggests).
+                throw new IOException($"{e.Message}; the import stopped, and its journal keeps the state: fix the cause and run the same command again", e);
             }
         }
 

@@ -314,6 +314,34 @@ public sealed class ImportInPlaceTests
         tree.AssertVolumeHoldsEverything(volume);
     }
 
+    [Fact]
+    public void AFailureAfterTheJournalIsOpenExitsWithOneAndARerunFinishes()
+    {
+        using var tree = Tree.Create();
+        var stuck = tree.Plain("empty");
+        Assert.Equal(0, ProcessRunner.Run("chattr", ["+i", stuck]).ExitCode);
+        ProcessResult failed;
+        try
+        {
+            failed = tree.Import();
+        }
+        finally
+        {
+            Assert.Equal(0, ProcessRunner.Run("chattr", ["-i", stuck]).ExitCode);
+        }
+
+        // The immutable file cannot be renamed away (EPERM): by then other files have moved.
+        Assert.True(failed.ExitCode == 1, failed.ToString());
+        Assert.Contains("run the same command again", failed.Stderr, StringComparison.Ordinal);
+        tree.AssertEveryFileIsSomewhere();
+
+        var rerun = tree.Import();
+
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        using var volume = tree.OpenVolume();
+        tree.AssertVolumeHoldsEverything(volume);
+    }
+
     /// <summary>The environment that makes the import kill itself the n-th time a step completes.</summary>
     private static Dictionary<string, string?> CrashAt(string stepAndCount) =>
         new() { ["EFS_TEST_HOOKS"] = "1", ["EFS_IMPORT_CRASH_AT"] = stepAndCount };
