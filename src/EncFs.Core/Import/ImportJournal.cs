@@ -79,12 +79,12 @@ public sealed class ImportJournal : IDisposable
             return;
         }
 
-        if (header["journal"]?.GetValue<int>() != Version)
+        if (header["journal"] is not JsonValue version || !version.TryGetValue<int>(out var number) || number != Version)
         {
             throw new ImportRefusedException($"'{path}' is not an import journal of this efs version; move it out of the directory");
         }
 
-        if (header["volume"]?.GetValue<string>() != volumeId || header["to"]?.GetValue<string>() != target)
+        if (Text(header, "volume") != volumeId || Text(header, "to") != target)
         {
             throw new ImportRefusedException(
                 $"'{path}' records an unfinished in-place import into volume {header["volume"]} at '{header["to"]}': finish it with that volume and --to first");
@@ -246,20 +246,20 @@ public sealed class ImportJournal : IDisposable
         _length = complete;
         foreach (var line in lines.Skip(1))
         {
-            if (line["copy"]?.GetValue<string>() is { } copied)
+            if (Text(line, "copy") is { } copied)
             {
                 _copied.Add(copied);
             }
-            else if (line["verified"]?.GetValue<string>() is { } verified)
+            else if (Text(line, "verified") is { } verified)
             {
-                _verified[(line["dev"]!.GetValue<ulong>(), line["ino"]!.GetValue<ulong>())] = verified;
+                _verified[(Number(line, "dev"), Number(line, "ino"))] = verified;
                 _verifiedPaths.Add(verified);
             }
-            else if (line["shred"]?.GetValue<string>() is { } shredding)
+            else if (Text(line, "shred") is { } shredding)
             {
-                _shredding[shredding] = (line["dev"]!.GetValue<ulong>(), line["ino"]!.GetValue<ulong>());
+                _shredding[shredding] = (Number(line, "dev"), Number(line, "ino"));
             }
-            else if (line["removed"]?.GetValue<string>() is { } removed)
+            else if (Text(line, "removed") is { } removed)
             {
                 _shredding.Remove(removed);
             }
@@ -276,6 +276,17 @@ public sealed class ImportJournal : IDisposable
         return content[..BackingFs.ReadAt(handle, content, 0)];
     }
 
+    private static string? Text(JsonObject line, string key) => line[key] switch
+    {
+        null => null,
+        JsonValue value when value.TryGetValue<string>(out var text) => text,
+        _ => throw new InvalidDataException($"import journal damaged: \"{key}\" is not a string in {line.ToJsonString()}"),
+    };
+
+    private static ulong Number(JsonObject line, string key) =>
+        line[key] is JsonValue value && value.TryGetValue<ulong>(out var number) ? number
+            : throw new InvalidDataException($"import journal damaged: \"{key}\" is not a number in {line.ToJsonString()}");
+
     private static List<JsonObject> ReadLines(ReadOnlySpan<byte> content, out int complete)
     {
         var lines = new List<JsonObject>();
@@ -283,15 +294,30 @@ public sealed class ImportJournal : IDisposable
         while (content[complete..].IndexOf((byte)'\n') is var end and >= 0)
         {
             var line = content.Slice(complete, end);
+            JsonObject? parsed;
             try
             {
-                lines.Add(JsonNode.Parse(line) as JsonObject ?? throw new InvalidDataException("not an object"));
+                parsed = JsonNode.Parse(line) as JsonObject;
             }
-            catch (JsonException e)
+            catch (JsonException)
             {
-                throw new InvalidDataException($"import journal damaged at byte {complete}: {e.Message}", e);
+                parsed = null;
             }
 
+            if (parsed is null)
+            {
+                // The last line may be torn with its newline already written (the write reached
+                // the disk out of order): like a line without one, it announced a step that never
+                // started. Anywhere else an unreadable line is damage, not a crash.
+                if (complete + end + 1 == content.Length)
+                {
+                    break;
+                }
+
+                throw new InvalidDataException($"import journal damaged at byte {complete}: a line is not a JSON object");
+            }
+
+            lines.Add(parsed);
             complete += end + 1;
         }
 

@@ -458,4 +458,44 @@ public sealed class InPlaceImporterTests
         Assert.Equal("data"u8.ToArray(), test.ReadFile("/a.txt"));
         Assert.Empty(Directory.EnumerateFileSystemEntries(source));
     }
+
+    [Fact]
+    public void AnUnreadableLastLineIsTornButDamageElsewhereIsAnError()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        var header = $"{{\"journal\":1,\"volume\":\"{test.Volume.Header.VolumeId}\",\"to\":\"/\"}}\n";
+        WriteJournal(journal, header + "{\"copy\":\"/a.t\n");
+
+        var finished = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(finished.Complete, string.Join("; ", finished.LeftBehind));
+        Assert.Equal("data"u8.ToArray(), test.ReadFile("/a.txt"));
+
+        foreach (var damaged in new[]
+        {
+            header + "{\"copy\":\"/a.t\n{\"copy\":\"/b\"}\n",
+            header + "{\"verified\":\"/b\",\"dev\":\"x\",\"ino\":1}\n",
+            header + "{\"shred\":\"/b\",\"dev\":1}\n",
+            header + "{\"copy\":7}\n",
+            "{\"journal\":\"one\"}\n",
+        })
+        {
+            File.WriteAllText(Path.Combine(source, "b"), "pending");
+            WriteJournal(journal, damaged);
+
+            var error = Assert.ThrowsAny<Exception>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+            Assert.True(error is InvalidDataException or ImportRefusedException, $"{damaged}: {error}");
+            Assert.Equal("pending", File.ReadAllText(Path.Combine(source, "b")));
+        }
+    }
+
+    private static void WriteJournal(string path, string content)
+    {
+        File.WriteAllText(path, content);
+        Backing.BackingFs.Chmod(path, 0x180);
+    }
 }
