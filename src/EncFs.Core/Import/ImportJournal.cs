@@ -30,8 +30,9 @@ public sealed class ImportRefusedException : Exception
 /// the volume). JSON lines, each appended and fsynced before the step it announces:
 /// a header naming the volume, then <c>{"copy":p}</c> before the volume entry for p is created
 /// (so a later run may replace that entry: it is ours), <c>{"verified":p,"dev":d,"ino":i}</c> once
-/// the volume holds a verified, synced copy, and <c>{"shred":p,"dev":d,"ino":i}</c> before p's plaintext is
-/// overwritten (from then on the plaintext is no longer the data: the volume copy is).
+/// the volume holds a verified, synced copy, <c>{"shred":p,"dev":d,"ino":i}</c> before p's plaintext is
+/// overwritten (from then on the plaintext is no longer the data: the volume copy is), and
+/// <c>{"removed":p}</c> once that overwritten file is unlinked (the shred record no longer applies).
 /// </summary>
 public sealed class ImportJournal : IDisposable
 {

@@ -342,6 +342,26 @@ public sealed class ImportInPlaceTests
         tree.AssertVolumeHoldsEverything(volume);
     }
 
+    [Fact]
+    public void AnImportOfADirectoryAnotherImportHoldsExitsWithTwoAndChangesNothing()
+    {
+        using var tree = Tree.Create();
+        Assert.Equal(137, tree.Import(CrashAt("verified:2")).ExitCode);
+
+        ProcessResult refused;
+        var before = Snapshot(tree.Source);
+        using (new FileStream(tree.Plain(JournalName), FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        {
+            // .NET locks a file it opens unshared with flock(LOCK_EX), as a running import does.
+            refused = tree.Import();
+        }
+
+        Assert.Equal(before, Snapshot(tree.Source));
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains("another import", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, tree.Import().ExitCode);
+    }
+
     /// <summary>The environment that makes the import kill itself the n-th time a step completes.</summary>
     private static Dictionary<string, string?> CrashAt(string stepAndCount) =>
         new() { ["EFS_TEST_HOOKS"] = "1", ["EFS_IMPORT_CRASH_AT"] = stepAndCount };
