@@ -177,10 +177,12 @@ internal static class ImportCommand
     /// <summary>
     /// EFS_IMPORT_CRASH_AT=step:n kills the process with SIGKILL the n-th time the step completes:
     /// the crash tests use it to stop an import between any two of its steps, as a power cut would.
+    /// Inert unless EFS_TEST_HOOKS=1 is set too, so a stray variable cannot kill a real import.
     /// </summary>
     private static Action<string>? CrashCheckpoint()
     {
-        if (Environment.GetEnvironmentVariable("EFS_IMPORT_CRASH_AT") is not { } setting
+        if (Environment.GetEnvironmentVariable("EFS_TEST_HOOKS") != "1"
+            || Environment.GetEnvironmentVariable("EFS_IMPORT_CRASH_AT") is not { } setting
             || setting.Split(':') is not [var step, var countText] || !int.TryParse(countText, out var count))
         {
             return null;

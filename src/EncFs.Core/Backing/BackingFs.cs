@@ -61,6 +61,74 @@ public static class BackingFs
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>
+    /// Opens <paramref name="name"/> inside the directory <paramref name="directory"/> refers to,
+    /// never following a symlink: what a later rename of that directory's path does cannot redirect it.
+    /// </summary>
+    public static SafeFileHandle OpenAt(SafeFileHandle directory, string name, int flags, uint mode = 0)
+    {
+        int fd = Libc.Openat((int)directory.DangerousGetHandle(), name, flags | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, mode);
+        if (fd < 0)
+        {
+            throw FsException.FromLastError("openat", name);
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>lstat of <paramref name="name"/> inside <paramref name="directory"/>; false when it is not there.</summary>
+    public static unsafe bool TryStatAt(SafeFileHandle directory, string name, out FileStatus status)
+    {
+        Libc.StatxBuffer buffer;
+        if (Libc.Statx((int)directory.DangerousGetHandle(), name, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &buffer) != 0)
+        {
+            var errno = (Errno)Marshal.GetLastPInvokeError();
+            if (errno is Errno.ENOENT or Errno.ENOTDIR)
+            {
+                status = default;
+                return false;
+            }
+
+            throw new FsException(errno, $"stat '{name}': {FsException.Describe(errno)}");
+        }
+
+        status = ToStatus(buffer);
+        return true;
+    }
+
+    public static void UnlinkAt(SafeFileHandle directory, string name, bool isDirectory = false) =>
+        Check(Libc.Unlinkat((int)directory.DangerousGetHandle(), name, isDirectory ? Libc.AT_REMOVEDIR : 0), isDirectory ? "rmdir" : "unlink", name);
+
+    public static void RenameAt(SafeFileHandle directory, string oldName, string newName, uint flags = 0) =>
+        Check(Libc.Renameat2((int)directory.DangerousGetHandle(), oldName, (int)directory.DangerousGetHandle(), newName, flags), "rename", oldName);
+
+    public static unsafe string ReadLinkAt(SafeFileHandle directory, string name)
+    {
+        Span<byte> buffer = stackalloc byte[8192];
+        fixed (byte* p = buffer)
+        {
+            nint n = Libc.Readlinkat((int)directory.DangerousGetHandle(), name, p, buffer.Length);
+            if (n < 0)
+            {
+                throw FsException.FromLastError("readlink", name);
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer[..(int)n]);
+        }
+    }
+
+    /// <summary>flock(LOCK_EX | LOCK_NB): false when another open file description holds the lock.</summary>
+    public static bool TryLockExclusive(SafeFileHandle handle)
+    {
+        if (Libc.Flock((int)handle.DangerousGetHandle(), Libc.LOCK_EX | Libc.LOCK_NB) == 0)
+        {
+            return true;
+        }
+
+        var errno = (Errno)Marshal.GetLastPInvokeError();
+        return errno == Errno.EAGAIN ? false : throw new FsException(errno, $"flock: {FsException.Describe(errno)}");
+    }
+
     /// <summary>Reads until <paramref name="buffer"/> is full or end of file; returns the bytes read.</summary>
     public static unsafe int ReadAt(SafeFileHandle handle, Span<byte> buffer, long offset)
     {

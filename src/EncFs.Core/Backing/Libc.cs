@@ -13,10 +13,24 @@ internal static partial class Libc
     public const uint STATX_BASIC_STATS = 0x7ff;
     public const uint RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2;
     public const int XATTR_CREATE = 1, XATTR_REPLACE = 2;
+    public const int AT_REMOVEDIR = 0x200;
+    public const int LOCK_EX = 2, LOCK_NB = 4;
     public const long UTIME_OMIT = (1L << 30) - 2;
 
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, uint mode);
+
+    [LibraryImport(Lib, EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Openat(int dirfd, string path, int flags, uint mode);
+
+    [LibraryImport(Lib, EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Unlinkat(int dirfd, string path, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "readlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial nint Readlinkat(int dirfd, string path, byte* buffer, nint size);
+
+    [LibraryImport(Lib, EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
 
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using EncFs.Core.Backing;
 using EncFs.Core.Volume;
+using Microsoft.Win32.SafeHandles;
 
 namespace EncFs.Core.Import;
 
@@ -29,6 +30,12 @@ public sealed record InPlaceImportResult(
 /// </summary>
 public sealed class InPlaceImporter
 {
+    /// <summary>
+    /// What a plaintext name is renamed to just before it is unlinked: the entry is checked under
+    /// this private name, where no one can swap it for another file between check and unlink.
+    /// </summary>
+    public const string RemovingName = ".efs-import-removing";
+
     private const int ChunkSize = 1 << 20;
     private readonly EncryptedVolume _volume;
     private readonly string? _scope;
@@ -53,7 +60,7 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>
-    /// Called with the name of each step just completed ("chunk", "copied", "verified",
+    /// Called with the name of each step just completed ("chunk", "copied", "read-back", "verified",
     /// "shredded", "removed", "directory"): lets crash tests stop the process between any two.
     /// </summary>
     public Action<string>? Checkpoint { get; init; }
@@ -66,16 +73,26 @@ public sealed class InPlaceImporter
         _progress = new ImportProgress(0, files, 0, bytes, 0);
         using (_journal = ImportJournal.OpenOrCreate(_sourceRoot, _volume.Header.VolumeId, targetPath))
         {
-            var rootStatus = BackingFs.Stat(_sourceRoot + "/.");
-            _sourceDevice = rootStatus.Device;
-            if (EnsureVolumeDirectory(targetPath, rootStatus, string.Empty))
+            try
             {
-                ImportDirectory(_sourceRoot, string.Empty, isRoot: true, progress, cancel);
-            }
+                using var root = BackingFs.Open(_sourceRoot + "/.", Libc.O_RDONLY | Libc.O_DIRECTORY);
+                var rootStatus = BackingFs.Stat(root);
+                _sourceDevice = rootStatus.Device;
+                if (EnsureVolumeDirectory(targetPath, rootStatus, string.Empty))
+                {
+                    ImportDirectory(root, string.Empty, isRoot: true, progress, cancel);
+                }
 
-            if (_leftBehind.Count == 0)
+                if (_leftBehind.Count == 0)
+                {
+                    _journal.Delete();
+                }
+            }
+            catch (FsException e)
             {
-                _journal.Delete();
+                // From here on the import may have changed things: this is a failure to finish,
+                // never a refusal that left everything as it was (whatever the errno suggests).
+                throw new IOException($"{e.Message}; the import stopped, and its journal keeps the state: fix the cause and run the same command again", e);
             }
         }
 
@@ -84,9 +101,15 @@ public sealed class InPlaceImporter
             [.. _removedLinked.Values.Where(v => v.OtherNames > 0).Select(v => v.Path).Order(StringComparer.Ordinal)]);
     }
 
-    private void ImportDirectory(string source, string relative, bool isRoot, IProgress<ImportProgress>? progress, CancellationToken cancel)
+    /// <summary>
+    /// Imports the entries of the directory <paramref name="directory"/> refers to. Every step on
+    /// an entry goes through that descriptor (fstatat, openat, renameat, unlinkat, never following
+    /// a symlink), so swapping a directory of the tree for a symlink while the import runs cannot
+    /// point any read, overwrite or unlink at a file outside the tree.
+    /// </summary>
+    private void ImportDirectory(SafeFileHandle directory, string relative, bool isRoot, IProgress<ImportProgress>? progress, CancellationToken cancel)
     {
-        foreach (var name in Directory.EnumerateFileSystemEntries(source).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal))
+        foreach (var name in ListNames(directory))
         {
             cancel.ThrowIfCancellationRequested();
             if (isRoot && name == ImportJournal.FileName)
@@ -94,13 +117,18 @@ public sealed class InPlaceImporter
                 continue;
             }
 
-            var path = Path.Combine(source, name!);
             var entry = relative + "/" + name;
-            if (!BackingFs.TryStat(path, out var status))
+            if (name == RemovingName)
+            {
+                FinishInterruptedRemoval(directory, entry);
+                continue;
+            }
+
+            if (!BackingFs.TryStatAt(directory, name, out var status))
             {
                 // Gone since the listing (nothing to move), or a name that is not UTF-8, which
                 // comes back from the listing altered and so cannot be opened by it.
-                if (name!.Contains('\uFFFD', StringComparison.Ordinal))
+                if (name.Contains('\uFFFD', StringComparison.Ordinal))
                 {
                     Leave(entry, "its name is not valid UTF-8: not imported (rename it)");
                 }
@@ -117,17 +145,24 @@ public sealed class InPlaceImporter
             {
                 if (EnsureVolumeDirectory(VolumePath(entry), status, entry))
                 {
-                    ImportDirectory(path, entry, isRoot: false, progress, cancel);
-                    RemoveIfEmpty(path);
+                    using var inner = OpenDirectory(directory, name, status);
+                    if (inner is null)
+                    {
+                        Leave(entry, "replaced during the import: not imported (run again when it is quiet)");
+                        continue;
+                    }
+
+                    ImportDirectory(inner, entry, isRoot: false, progress, cancel);
+                    RemoveIfEmpty(directory, inner, name, entry);
                 }
             }
             else if (status.IsSymlink)
             {
-                ImportSymlink(path, entry, status);
+                ImportSymlink(directory, name, entry, status);
             }
             else if (status.IsRegular)
             {
-                bool alreadyThere = ImportFile(path, entry, status, cancel);
+                bool alreadyThere = ImportFile(directory, name, entry, status, cancel);
                 _progress = _progress with
                 {
                     FilesDone = _progress.FilesDone + 1,
@@ -143,21 +178,55 @@ public sealed class InPlaceImporter
         }
     }
 
+    /// <summary>The names in a directory, read through its descriptor (not through a path that may have been swapped since).</summary>
+    private static List<string> ListNames(SafeFileHandle directory) =>
+        [.. Directory.EnumerateFileSystemEntries($"/proc/self/fd/{directory.DangerousGetHandle()}")
+            .Select(path => Path.GetFileName(path))
+            .Order(StringComparer.Ordinal)];
+
+    /// <summary>Opens a subdirectory without following a symlink; null unless it is still the directory that was examined.</summary>
+    private static SafeFileHandle? OpenDirectory(SafeFileHandle parent, string name, FileStatus examined)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = BackingFs.OpenAt(parent, name, Libc.O_RDONLY | Libc.O_DIRECTORY);
+        }
+        catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.ELOOP or Errno.ENOTDIR)
+        {
+            return null;
+        }
+
+        var now = BackingFs.Stat(handle);
+        if (now.Device != examined.Device || now.Inode != examined.Inode)
+        {
+            handle.Dispose();
+            return null;
+        }
+
+        return handle;
+    }
+
     /// <summary>Moves one regular file; returns whether it was moved with a volume copy that was already there.</summary>
-    private bool ImportFile(string path, string relative, FileStatus before, CancellationToken cancel)
+    private bool ImportFile(SafeFileHandle directory, string name, string relative, FileStatus before, CancellationToken cancel)
     {
         var journal = _journal!;
         var volumePath = VolumePath(relative);
-        if (journal.IsShredding(relative, before))
+        var existing = VolumeStatus(volumePath);
+        if (journal.IsShredding(relative, before) && existing is { IsRegular: true } && IsPartlyOverwrittenCopy(directory, name, before, volumePath))
         {
             // Verified and synced before the overwrite began: the plaintext is no longer the data.
-            Shred(path, relative, before, alreadyRecorded: true);
-            Remove(path);
+            if (Shred(directory, name, relative, before, alreadyRecorded: true) is not { } resumed
+                || !Remove(directory, name, relative, resumed))
+            {
+                return false;
+            }
+
+            journal.RecordRemoved(relative);
             _filesMoved++;
             return true;
         }
 
-        var existing = VolumeStatus(volumePath);
         bool ours = journal.WasCopied(relative);
         bool alreadyThere = existing is not null;
         if (existing is { } found)
@@ -169,8 +238,9 @@ public sealed class InPlaceImporter
             }
 
             // A copy of ours that a crash may have cut short is redone unless size and time
-            // (set last) show it finished; someone else's file is never replaced, only compared.
-            if (ours && (found.Size != before.Size || found.ModifyTime != before.ModifyTime))
+            // (set last) show it finished; someone else's file is never replaced, only compared,
+            // and neither is one verified once: its plaintext may be gone, this file is new.
+            if (ours && !journal.WasVerified(relative) && (found.Size != before.Size || found.ModifyTime != before.ModifyTime))
             {
                 _volume.Unlink(volumePath);
                 alreadyThere = false;
@@ -189,7 +259,7 @@ public sealed class InPlaceImporter
             }
             else
             {
-                sourceHash = Copy(path, before, volumePath, cancel);
+                sourceHash = Copy(directory, name, before, volumePath, cancel);
             }
 
             _volumeUnsynced = true;
@@ -198,8 +268,8 @@ public sealed class InPlaceImporter
         MakeVolumeDurable();
         Checkpoint?.Invoke("copied");
 
-        sourceHash ??= HashSource(path, before, cancel);
-        if (sourceHash is null || !SameFile(before, BackingFs.Stat(path)))
+        sourceHash ??= HashSource(directory, name, before, cancel);
+        if (sourceHash is null || !SameFile(before, StatAt(directory, name)))
         {
             Leave(relative, "changed during the import: not removed (run again when it is quiet)");
             return false;
@@ -211,7 +281,7 @@ public sealed class InPlaceImporter
             // The inode number was freed and reused by another file since: not a link after all.
             _volume.Unlink(volumePath);
             linked = false;
-            if (Copy(path, before, volumePath, cancel) is not { } copiedHash)
+            if (Copy(directory, name, before, volumePath, cancel) is not { } copiedHash)
             {
                 Leave(relative, "changed during the import: not removed (run again when it is quiet)");
                 return false;
@@ -225,9 +295,21 @@ public sealed class InPlaceImporter
 
         if (!volumeHash.AsSpan().SequenceEqual(sourceHash))
         {
-            Leave(relative, ours || !alreadyThere
+            Leave(relative, journal.WasVerified(relative) && alreadyThere
+                ? "differs from the copy of this path the import already verified and keeps: not removed (move it aside, import it separately)"
+                : ours || !alreadyThere
                 ? "the volume copy reads back different from the source: not removed"
                 : "the volume already holds a different file at this path: not removed");
+            return false;
+        }
+
+        Checkpoint?.Invoke("read-back");
+
+        // Checked again last, right before the record that allows the removal: a file renamed
+        // over this name or written to while its copy was read back is not the one verified.
+        if (!SameFile(before, StatAt(directory, name)))
+        {
+            Leave(relative, "changed during the import: not removed (run again when it is quiet)");
             return false;
         }
 
@@ -239,12 +321,23 @@ public sealed class InPlaceImporter
         journal.RecordVerified(relative, before);
         _importedLinks[(before.Device, before.Inode)] = volumePath;
         Checkpoint?.Invoke("verified");
+        var removing = before;
         if (_shred)
         {
-            Shred(path, relative, before, alreadyRecorded: false);
+            if (Shred(directory, name, relative, before, alreadyRecorded: false) is not { } overwritten)
+            {
+                return false;
+            }
+
+            removing = overwritten;
         }
 
-        Remove(path);
+        if (!Remove(directory, name, relative, removing))
+        {
+            return false;
+        }
+
+        journal.RecordRemoved(relative);
         _filesMoved++;
         var identity = (before.Device, before.Inode);
         if (before.LinkCount > 1 || _removedLinked.ContainsKey(identity))
@@ -272,11 +365,11 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>Copies content, then mode, owner and times (the time last: it marks a finished copy); returns the source's hash.</summary>
-    private byte[]? Copy(string path, FileStatus before, string volumePath, CancellationToken cancel)
+    private byte[]? Copy(SafeFileHandle directory, string name, FileStatus before, string volumePath, CancellationToken cancel)
     {
         var mode = before.Mode & 0xFFF;
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using (var input = OpenSource(path, before))
+        using (var input = OpenSource(directory, name, before))
         {
             if (input is null)
             {
@@ -303,9 +396,9 @@ public sealed class InPlaceImporter
         return hash.GetHashAndReset();
     }
 
-    private byte[]? HashSource(string path, FileStatus before, CancellationToken cancel)
+    private byte[]? HashSource(SafeFileHandle directory, string name, FileStatus before, CancellationToken cancel)
     {
-        using var input = OpenSource(path, before);
+        using var input = OpenSource(directory, name, before);
         if (input is null)
         {
             return null;
@@ -347,12 +440,12 @@ public sealed class InPlaceImporter
     }
 
     /// <summary>Opens the plaintext file without following a link; null when it is no longer the file that was examined.</summary>
-    private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenSource(string path, FileStatus before)
+    private static SafeFileHandle? OpenSource(SafeFileHandle directory, string name, FileStatus before, int access = Libc.O_RDONLY)
     {
-        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        SafeFileHandle handle;
         try
         {
-            handle = BackingFs.Open(path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+            handle = BackingFs.OpenAt(directory, name, access);
         }
         catch (FsException e) when (e.Errno is Errno.ENOENT or Errno.ELOOP)
         {
@@ -368,11 +461,11 @@ public sealed class InPlaceImporter
         return handle;
     }
 
-    private void ImportSymlink(string path, string relative, FileStatus before)
+    private void ImportSymlink(SafeFileHandle directory, string name, string relative, FileStatus before)
     {
-        var target = BackingFs.ReadLink(path);
+        var target = BackingFs.ReadLinkAt(directory, name);
         var volumePath = VolumePath(relative);
-        bool ours = _journal!.WasCopied(relative);
+        bool ours = _journal!.WasCopied(relative) && !_journal.WasVerified(relative);
         if (VolumeStatus(volumePath) is { } existing)
         {
             bool same = existing.IsSymlink && _volume.ReadSymlink(volumePath) == target;
@@ -397,14 +490,17 @@ public sealed class InPlaceImporter
 
         MakeVolumeDurable();
         Checkpoint?.Invoke("copied");
-        if (_volume.ReadSymlink(volumePath) != target || !SameFile(before, BackingFs.Stat(path)))
+        if (_volume.ReadSymlink(volumePath) != target || !SameFile(before, StatAt(directory, name)))
         {
             Leave(relative, "changed during the import: not removed (run again when it is quiet)");
             return;
         }
 
-        _symlinks++;
-        Remove(path);
+        _journal.RecordVerified(relative, before);
+        if (Remove(directory, name, relative, before))
+        {
+            _symlinks++;
+        }
     }
 
     /// <summary>Creates the volume directory if needed; false (and the subtree left) when a non-directory is in the way.</summary>
@@ -426,13 +522,17 @@ public sealed class InPlaceImporter
         return true;
     }
 
-    /// <summary>Overwrites the plaintext's blocks with zeros (best effort: see docs/IMPORT.md).</summary>
-    private void Shred(string path, string relative, FileStatus before, bool alreadyRecorded)
+    /// <summary>
+    /// Overwrites the plaintext's blocks with zeros (best effort: see docs/IMPORT.md); returns the
+    /// file's status afterwards, or null (and the entry left) when the name no longer holds the
+    /// file that was verified.
+    /// </summary>
+    private FileStatus? Shred(SafeFileHandle directory, string name, string relative, FileStatus before, bool alreadyRecorded)
     {
         // Other names for the same data outside the import still need it: those are only unlinked.
         if (before.LinkCount > 1)
         {
-            return;
+            return before;
         }
 
         if (!alreadyRecorded)
@@ -440,8 +540,15 @@ public sealed class InPlaceImporter
             _journal!.RecordShred(relative, before);
         }
 
-        using (var handle = BackingFs.Open(path, Libc.O_WRONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC))
+        FileStatus after;
+        using (var handle = OpenSource(directory, name, before, Libc.O_WRONLY))
         {
+            if (handle is null)
+            {
+                Leave(relative, "replaced or changed before it was overwritten: not overwritten, not removed");
+                return null;
+            }
+
             Array.Clear(_buffer);
             for (long offset = 0; offset < before.Size; offset += ChunkSize)
             {
@@ -449,32 +556,154 @@ public sealed class InPlaceImporter
             }
 
             BackingFs.Fsync(handle);
+            after = BackingFs.Stat(handle);
         }
 
         _shredded++;
         Checkpoint?.Invoke("shredded");
+        return after;
     }
 
-    private void Remove(string path)
+    /// <summary>
+    /// Unlinks the entry if it is still <paramref name="expected"/>: renamed first to a private
+    /// name, checked there, and only then unlinked, so no file renamed over the name in between is
+    /// removed in its place. Otherwise it is put back, left and reported; returns whether it went.
+    /// </summary>
+    private bool Remove(SafeFileHandle directory, string name, string relative, FileStatus expected)
     {
-        BackingFs.Unlink(path);
+        try
+        {
+            BackingFs.RenameAt(directory, name, RemovingName, Libc.RENAME_NOREPLACE);
+        }
+        catch (FsException e) when (e.Errno is Errno.EEXIST or Errno.ENOENT)
+        {
+            Leave(relative, e.Errno == Errno.EEXIST
+                ? $"a leftover {RemovingName} is in its directory: not removed (run again)"
+                : "gone or replaced before it was removed");
+            return false;
+        }
+
+        // The rename itself moves the change time; everything else must be as checked.
+        if (!BackingFs.TryStatAt(directory, RemovingName, out var now) || now.Device != expected.Device || now.Inode != expected.Inode
+            || now.Size != expected.Size || now.ModifyTime != expected.ModifyTime)
+        {
+            PutBack(directory, name, relative);
+            return false;
+        }
+
+        BackingFs.UnlinkAt(directory, RemovingName);
         Checkpoint?.Invoke("removed");
-        BackingFs.FsyncDirectory(Path.GetDirectoryName(path)!);
+        BackingFs.Fsync(directory);
+        return true;
     }
 
-    private void RemoveIfEmpty(string directory)
+    private void PutBack(SafeFileHandle directory, string name, string relative)
     {
-        if (Directory.EnumerateFileSystemEntries(directory).Any())
+        try
+        {
+            BackingFs.RenameAt(directory, RemovingName, name, Libc.RENAME_NOREPLACE);
+            Leave(relative, "replaced just before it was removed: not removed (run again when it is quiet)");
+        }
+        catch (FsException e) when (e.Errno == Errno.EEXIST)
+        {
+            Leave(relative, $"replaced just before it was removed, and its name taken again since: that file is now {RemovingName} in the same directory");
+        }
+    }
+
+    /// <summary>
+    /// A crash between the rename to <see cref="RemovingName"/> and the unlink leaves the entry
+    /// under that name. It is removed only if it is a file the journal records as verified and its
+    /// content is still that volume copy's (or zeros, where an overwrite was under way).
+    /// </summary>
+    private void FinishInterruptedRemoval(SafeFileHandle directory, string relative)
+    {
+        if (BackingFs.TryStatAt(directory, RemovingName, out var status) && status.IsRegular
+            && _journal!.Verified.TryGetValue((status.Device, status.Inode), out var imported)
+            && VolumeStatus(VolumePath(imported)) is { IsRegular: true }
+            && OpenSource(directory, RemovingName, status) is { } handle)
+        {
+            bool matches;
+            using (handle)
+            {
+                matches = IsVolumeCopyOrZeros(handle, VolumePath(imported));
+            }
+
+            if (matches && SameFile(status, StatAt(directory, RemovingName)))
+            {
+                BackingFs.UnlinkAt(directory, RemovingName);
+                BackingFs.Fsync(directory);
+                return;
+            }
+        }
+
+        Leave(relative, "left by an interrupted removal, and not a verified copy of an imported file: check it and delete or rename it");
+    }
+
+    /// <summary>
+    /// A <c>shred</c> record names a device and inode, and inode numbers are reused: the file is
+    /// taken for the one being overwritten only if its content still is, chunk by chunk, the
+    /// verified copy's or zeros.
+    /// </summary>
+    private bool IsPartlyOverwrittenCopy(SafeFileHandle directory, string name, FileStatus before, string volumePath)
+    {
+        using var handle = OpenSource(directory, name, before);
+        return handle is not null && IsVolumeCopyOrZeros(handle, volumePath);
+    }
+
+    /// <summary>Whether every chunk of the plaintext is either all zeros or equal to the volume copy's, and the sizes match.</summary>
+    private bool IsVolumeCopyOrZeros(SafeFileHandle plaintext, string volumePath)
+    {
+        using var copy = _volume.OpenFile(volumePath, FileAccess.Read);
+        if (copy.Length != BackingFs.Stat(plaintext).Size)
+        {
+            return false;
+        }
+
+        var stored = new byte[ChunkSize];
+        long offset = 0;
+        int read;
+        while ((read = BackingFs.ReadAt(plaintext, _buffer, offset)) > 0)
+        {
+            var chunk = _buffer.AsSpan(0, read);
+            if (copy.Read(offset, stored.AsSpan(0, read)) != read
+                || (!chunk.SequenceEqual(stored.AsSpan(0, read)) && chunk.ContainsAnyExcept((byte)0)))
+            {
+                return false;
+            }
+
+            offset += read;
+        }
+
+        return offset == copy.Length;
+    }
+
+    private void RemoveIfEmpty(SafeFileHandle parent, SafeFileHandle directory, string name, string relative)
+    {
+        if (ListNames(directory).Count > 0)
         {
             return;
         }
 
         MakeVolumeDurable();
-        BackingFs.Rmdir(directory);
+        try
+        {
+            BackingFs.UnlinkAt(parent, name, isDirectory: true);
+        }
+        catch (FsException e) when (e.Errno is Errno.ENOTEMPTY or Errno.EEXIST or Errno.EBUSY or Errno.ENOENT or Errno.ENOTDIR)
+        {
+            // Something appeared in it, or the name now holds another entry, since it was
+            // emptied: that is the owner's, and stays.
+            Leave(relative, "the directory changed while it was emptied: not removed (run again when it is quiet)");
+            return;
+        }
+
         _directoriesRemoved++;
         Checkpoint?.Invoke("directory");
-        BackingFs.FsyncDirectory(Path.GetDirectoryName(directory)!);
+        BackingFs.Fsync(parent);
     }
+
+    private static FileStatus StatAt(SafeFileHandle directory, string name) =>
+        BackingFs.TryStatAt(directory, name, out var status) ? status : default;
 
     /// <summary>
     /// syncfs(2) on the backing filesystem before any plaintext goes: it covers everything the
@@ -517,7 +746,7 @@ public sealed class InPlaceImporter
         long files = 0, bytes = 0;
         foreach (var path in Directory.EnumerateFileSystemEntries(directory))
         {
-            if (isRoot && Path.GetFileName(path) == ImportJournal.FileName)
+            if ((isRoot && Path.GetFileName(path) == ImportJournal.FileName) || Path.GetFileName(path) == RemovingName)
             {
                 continue;
             }

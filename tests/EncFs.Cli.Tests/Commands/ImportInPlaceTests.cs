@@ -89,7 +89,7 @@ public sealed class ImportInPlaceTests
         using var tree = Tree.Create();
         string[] extra = shred ? ["--shred"] : [];
 
-        var crashed = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = $"{step}:{occurrence}" }, extra);
+        var crashed = tree.Import(CrashAt($"{step}:{occurrence}"), extra);
 
         Assert.True(crashed.ExitCode == 137, "expected death by SIGKILL: " + crashed);
         Assert.True(File.Exists(tree.Plain(JournalName)), "the journal records the unfinished import");
@@ -113,7 +113,7 @@ public sealed class ImportInPlaceTests
         do
         {
             Assert.True(++runs <= 12, "the import never finished");
-            result = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = "removed:2" });
+            result = tree.Import(CrashAt("removed:2"));
             if (result.ExitCode != 0)
             {
                 Assert.Equal(137, result.ExitCode);
@@ -282,7 +282,7 @@ public sealed class ImportInPlaceTests
 
         // An unfinished in-place import belongs to its volume: neither another volume nor a
         // copy import may touch that tree until it is finished.
-        var crashed = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = "verified:2" });
+        var crashed = tree.Import(CrashAt("verified:2"));
         Assert.Equal(137, crashed.ExitCode);
         foreach (var (arguments, message) in new (string[], string)[]
         {
@@ -301,6 +301,70 @@ public sealed class ImportInPlaceTests
         using var volume = tree.OpenVolume();
         tree.AssertVolumeHoldsEverything(volume);
     }
+
+    [Fact]
+    public void TheCrashHookIsInertWithoutTheTestHooksVariable()
+    {
+        using var tree = Tree.Create();
+
+        var result = tree.Import(new Dictionary<string, string?> { ["EFS_IMPORT_CRASH_AT"] = "removed:1" });
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var volume = tree.OpenVolume();
+        tree.AssertVolumeHoldsEverything(volume);
+    }
+
+    [Fact]
+    public void AFailureAfterTheJournalIsOpenExitsWithOneAndARerunFinishes()
+    {
+        using var tree = Tree.Create();
+        var stuck = tree.Plain("empty");
+        Assert.Equal(0, ProcessRunner.Run("chattr", ["+i", stuck]).ExitCode);
+        ProcessResult failed;
+        try
+        {
+            failed = tree.Import();
+        }
+        finally
+        {
+            Assert.Equal(0, ProcessRunner.Run("chattr", ["-i", stuck]).ExitCode);
+        }
+
+        // The immutable file cannot be renamed away (EPERM): by then other files have moved.
+        Assert.True(failed.ExitCode == 1, failed.ToString());
+        Assert.Contains("run the same command again", failed.Stderr, StringComparison.Ordinal);
+        tree.AssertEveryFileIsSomewhere();
+
+        var rerun = tree.Import();
+
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        using var volume = tree.OpenVolume();
+        tree.AssertVolumeHoldsEverything(volume);
+    }
+
+    [Fact]
+    public void AnImportOfADirectoryAnotherImportHoldsExitsWithTwoAndChangesNothing()
+    {
+        using var tree = Tree.Create();
+        Assert.Equal(137, tree.Import(CrashAt("verified:2")).ExitCode);
+
+        ProcessResult refused;
+        var before = Snapshot(tree.Source);
+        using (new FileStream(tree.Plain(JournalName), FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        {
+            // .NET locks a file it opens unshared with flock(LOCK_EX), as a running import does.
+            refused = tree.Import();
+        }
+
+        Assert.Equal(before, Snapshot(tree.Source));
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains("another import", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, tree.Import().ExitCode);
+    }
+
+    /// <summary>The environment that makes the import kill itself the n-th time a step completes.</summary>
+    private static Dictionary<string, string?> CrashAt(string stepAndCount) =>
+        new() { ["EFS_TEST_HOOKS"] = "1", ["EFS_IMPORT_CRASH_AT"] = stepAndCount };
 
     private static long BackingBytes(string backing)
     {

@@ -197,10 +197,305 @@ public sealed class InPlaceImporterTests
         Directory.CreateDirectory(source);
         File.WriteAllText(Path.Combine(source, "a.txt"), "data");
         File.WriteAllText(Path.Combine(source, ImportJournal.FileName), "{\"journal\":1,\"volume\":\"00112233445566778899aabbccddeeff\",\"to\":\"/\"}\n");
+        Backing.BackingFs.Chmod(Path.Combine(source, ImportJournal.FileName), 0x180);
 
-        Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+        var refused = Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
 
+        Assert.Contains("records an unfinished in-place import", refused.Message, StringComparison.Ordinal);
         Assert.Equal("data", File.ReadAllText(Path.Combine(source, "a.txt")));
         Assert.Throws<Backing.FsException>(() => test.Volume.GetStatus("/a.txt"));
+    }
+
+    [Fact]
+    public void ADirectorySwappedForASymlinkMidRunDoesNotLeadOutsideTheTree()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        var inner = Path.Combine(source, "u");
+        Directory.CreateDirectory(inner);
+        File.WriteAllText(Path.Combine(inner, "a"), "inside a");
+        File.WriteAllText(Path.Combine(inner, "b"), "inside b");
+        var outside = test.Temp.Combine("outside");
+        Directory.CreateDirectory(outside);
+        var victim = Path.Combine(outside, "b");
+        File.WriteAllText(victim, "not to be touched");
+        var movedAway = test.Temp.Combine("moved-away");
+        bool swapped = false;
+        var importer = new InPlaceImporter(test.Volume, shred: true)
+        {
+            Checkpoint = reached =>
+            {
+                // Right after u/a is gone, before u/b is looked at: u becomes a symlink out of the tree.
+                if (reached == "removed" && !swapped)
+                {
+                    swapped = true;
+                    Directory.Move(inner, movedAway);
+                    File.CreateSymbolicLink(inner, outside);
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(swapped);
+        Assert.Equal("not to be touched", File.ReadAllText(victim));
+        Assert.Equal("inside a"u8.ToArray(), test.ReadFile("/u/a"));
+        Assert.Equal("inside b"u8.ToArray(), test.ReadFile("/u/b"));
+        Assert.Contains(result.LeftBehind, left => left.Path == "/u");
+        Assert.Equal(outside, new FileInfo(inner).LinkTarget);
+    }
+
+    [Theory]
+    [InlineData("read-back", false)]
+    [InlineData("verified", false)]
+    [InlineData("verified", true)]
+    public void AFileRenamedOverTheNameAfterItsCheckIsNeitherOverwrittenNorRemoved(string step, bool shred)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var file = Path.Combine(source, "f.txt");
+        File.WriteAllText(file, "imported");
+        var intruder = test.Temp.Combine("intruder");
+        File.WriteAllText(intruder, "someone else's data");
+        bool renamed = false;
+        var importer = new InPlaceImporter(test.Volume, shred: shred)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == step && !renamed)
+                {
+                    renamed = true;
+                    File.Move(intruder, file, overwrite: true);
+                }
+            },
+        };
+
+        var result = importer.Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(renamed);
+        Assert.Equal("someone else's data", File.ReadAllText(file));
+        Assert.Equal("/f.txt", Assert.Single(result.LeftBehind).Path);
+        Assert.Equal("imported"u8.ToArray(), test.ReadFile("/f.txt"));
+        Assert.False(File.Exists(Path.Combine(source, InPlaceImporter.RemovingName)));
+    }
+
+    [Fact]
+    public void AnEntryLeftUnderTheRemovingNameIsRemovedOnlyIfItIsAVerifiedCopy()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(Path.Combine(source, "d"));
+        File.WriteAllText(Path.Combine(source, "d", "f.txt"), "imported");
+        File.WriteAllText(Path.Combine(source, InPlaceImporter.RemovingName), "never imported");
+        var stopping = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "verified")
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+
+        // As a crash between the rename and the unlink leaves it.
+        File.Move(Path.Combine(source, "d", "f.txt"), Path.Combine(source, "d", InPlaceImporter.RemovingName));
+        var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.Equal("/" + InPlaceImporter.RemovingName, Assert.Single(result.LeftBehind).Path);
+        Assert.Equal("never imported", File.ReadAllText(Path.Combine(source, InPlaceImporter.RemovingName)));
+        Assert.False(Directory.Exists(Path.Combine(source, "d")));
+        Assert.Equal("imported"u8.ToArray(), test.ReadFile("/d/f.txt"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ANewEntryAtAnAlreadyMovedPathNeverReplacesItsVolumeCopy(bool symlink)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var entry = Path.Combine(source, "a");
+        if (symlink)
+        {
+            File.CreateSymbolicLink(entry, "old-target");
+        }
+        else
+        {
+            File.WriteAllText(entry, "old");
+        }
+
+        File.WriteAllText(Path.Combine(source, "b"), "pending");
+        var stopping = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "removed")
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+        Assert.False(File.Exists(entry) || new FileInfo(entry).LinkTarget is not null);
+        if (symlink)
+        {
+            File.CreateSymbolicLink(entry, "a new target");
+        }
+        else
+        {
+            File.WriteAllText(entry, "a new, longer file");
+        }
+
+        var result = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.Equal("/a", Assert.Single(result.LeftBehind).Path);
+        if (symlink)
+        {
+            Assert.Equal("old-target", test.Volume.ReadSymlink("/a"));
+            Assert.Equal("a new target", new FileInfo(entry).LinkTarget);
+        }
+        else
+        {
+            Assert.Equal("old"u8.ToArray(), test.ReadFile("/a"));
+            Assert.Equal("a new, longer file", File.ReadAllText(entry));
+        }
+
+        Assert.Equal("pending"u8.ToArray(), test.ReadFile("/b"));
+    }
+
+    [Fact]
+    public void AShredRecordIsRetiredOnRemovalAndNeverAppliedToAFileWithOtherContent()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        var first = Path.Combine(source, "a");
+        var second = Path.Combine(source, "b");
+        File.WriteAllText(first, "first");
+        File.WriteAllText(second, "second");
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        var stopping = new InPlaceImporter(test.Volume, shred: true)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "shredded" && !File.Exists(first))
+                {
+                    throw new OperationCanceledException(reached);
+                }
+            },
+        };
+        Assert.Throws<OperationCanceledException>(() => stopping.Run(source, "/", null, CancellationToken.None));
+        Assert.Contains("{\"removed\":\"/a\"}", File.ReadAllText(journal), StringComparison.Ordinal);
+
+        // b was zeroed when the run stopped. As if its inode number went to a new file at the
+        // same path: the shred record names that new file's device and inode.
+        File.Delete(second);
+        File.WriteAllText(second, "new data");
+        var status = Backing.BackingFs.Stat(second);
+        File.AppendAllText(journal, $"{{\"shred\":\"/b\",\"dev\":{status.Device},\"ino\":{status.Inode}}}\n");
+
+        var result = new InPlaceImporter(test.Volume, shred: true).Run(source, "/", null, CancellationToken.None);
+
+        Assert.Equal("new data", File.ReadAllText(second));
+        Assert.Equal("/b", Assert.Single(result.LeftBehind).Path);
+        Assert.Equal("second"u8.ToArray(), test.ReadFile("/b"));
+        Assert.Equal("first"u8.ToArray(), test.ReadFile("/a"));
+    }
+
+    [Theory]
+    [InlineData(0, "644")]
+    [InlineData(1234, "600")]
+    public void AJournalOfAnotherUserOrReadableByOthersIsNotTrusted(int owner, string mode)
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        File.WriteAllText(journal, $"{{\"journal\":1,\"volume\":\"{test.Volume.Header.VolumeId}\",\"to\":\"/\"}}\n{{\"copy\":\"/a.txt\"}}\n");
+        Backing.BackingFs.Chmod(journal, Convert.ToUInt32(mode, 8));
+        using (var chown = System.Diagnostics.Process.Start("chown", [owner.ToString(System.Globalization.CultureInfo.InvariantCulture), journal]))
+        {
+            chown.WaitForExit();
+            Assert.Equal(0, chown.ExitCode);
+        }
+
+        var refused = Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+
+        Assert.Contains("not trusted", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(source, "a.txt")));
+        Assert.Throws<Backing.FsException>(() => test.Volume.GetStatus("/a.txt"));
+    }
+
+    [Fact]
+    public void ASecondImportOfTheSameDirectoryIsRefusedWhileTheFirstRuns()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        ImportRefusedException? refused = null;
+        var first = new InPlaceImporter(test.Volume)
+        {
+            Checkpoint = reached =>
+            {
+                if (reached == "copied" && refused is null)
+                {
+                    refused = Assert.Throws<ImportRefusedException>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+                }
+            },
+        };
+
+        var result = first.Run(source, "/", null, CancellationToken.None);
+
+        Assert.NotNull(refused);
+        Assert.Contains("another import", refused.Message, StringComparison.Ordinal);
+        Assert.True(result.Complete);
+        Assert.Equal("data"u8.ToArray(), test.ReadFile("/a.txt"));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(source));
+    }
+
+    [Fact]
+    public void AnUnreadableLastLineIsTornButDamageElsewhereIsAnError()
+    {
+        using var test = TestVolume.Create();
+        var source = test.Temp.Combine("plain");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "a.txt"), "data");
+        var journal = Path.Combine(source, ImportJournal.FileName);
+        var header = $"{{\"journal\":1,\"volume\":\"{test.Volume.Header.VolumeId}\",\"to\":\"/\"}}\n";
+        WriteJournal(journal, header + "{\"copy\":\"/a.t\n");
+
+        var finished = new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None);
+
+        Assert.True(finished.Complete, string.Join("; ", finished.LeftBehind));
+        Assert.Equal("data"u8.ToArray(), test.ReadFile("/a.txt"));
+
+        foreach (var damaged in new[]
+        {
+            header + "{\"copy\":\"/a.t\n{\"copy\":\"/b\"}\n",
+            header + "{\"verified\":\"/b\",\"dev\":\"x\",\"ino\":1}\n",
+            header + "{\"shred\":\"/b\",\"dev\":1}\n",
+            header + "{\"copy\":7}\n",
+            "{\"journal\":\"one\"}\n",
+        })
+        {
+            File.WriteAllText(Path.Combine(source, "b"), "pending");
+            WriteJournal(journal, damaged);
+
+            var error = Assert.ThrowsAny<Exception>(() => new InPlaceImporter(test.Volume).Run(source, "/", null, CancellationToken.None));
+            Assert.True(error is InvalidDataException or ImportRefusedException, $"{damaged}: {error}");
+            Assert.Equal("pending", File.ReadAllText(Path.Combine(source, "b")));
+        }
+    }
+
+    private static void WriteJournal(string path, string content)
+    {
+        File.WriteAllText(path, content);
+        Backing.BackingFs.Chmod(path, 0x180);
     }
 }
