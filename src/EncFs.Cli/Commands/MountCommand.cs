@@ -110,6 +110,11 @@ internal static class MountCommand
     /// <summary>The mount's control socket; a path in use refuses the mount (nothing stays mounted).</summary>
     private static ControlServer StartControl(string? path, VolumeControl control, FuseHost host, ILogger logger)
     {
+        if (path is null)
+        {
+            RemoveSocketsOfDeadDaemons(ControlClient.RuntimeDirectory());
+        }
+
         var socket = path ?? Path.Combine(ControlClient.RuntimeDirectory(), $"mount-{Environment.ProcessId}.sock");
         try
         {
@@ -120,6 +125,31 @@ internal static class MountCommand
             host.RequestUnmount();
             host.Run();
             throw new UsageException(e.Message, e);
+        }
+    }
+
+    /// <summary>A daemon killed outright leaves its socket behind: the next mount sweeps those whose process is gone.</summary>
+    private static void RemoveSocketsOfDeadDaemons(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return;
+        }
+
+        foreach (var socket in Directory.EnumerateFiles(directory, "mount-*.sock"))
+        {
+            var name = Path.GetFileNameWithoutExtension(socket);
+            if (int.TryParse(name["mount-".Length..], out int pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                try
+                {
+                    File.Delete(socket);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Someone else's, or gone meanwhile: not ours to sweep.
+                }
+            }
         }
     }
 

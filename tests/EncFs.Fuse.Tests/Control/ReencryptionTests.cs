@@ -142,8 +142,11 @@ public sealed class ReencryptionTests
         daemon.WaitForExit();
         Assert.True(File.Exists(undo), "the rewrite committed before the kill: nothing was interrupted");
 
+        var deadSocket = $"/run/efs/mount-{daemon.Id}.sock";
+        Assert.True(File.Exists(deadSocket), "a daemon killed outright leaves its socket behind");
         var mounted = volume.Mount();
         Assert.Contains("rolled back to its previous keys", mounted.Stderr + volume.Log, StringComparison.Ordinal);
+        Assert.False(File.Exists(deadSocket), "the killed daemon's control socket was not swept by the next mount");
         Assert.True(data.AsSpan().SequenceEqual(File.ReadAllBytes(volume.PathOf("renamed"))), "the renamed file was not restored\n" + volume.Log);
         Assert.False(File.Exists(Path.Combine(volume.Backing, "efs.reencrypt.target")));
     }
