@@ -50,7 +50,7 @@ internal static class KeyCommand
                         ?? throw new RemoteFailureException("the volume was unmounted while re-encrypting; the job resumes at the next mount");
                     if (!result.GetValue(json))
                     {
-                        Console.Error.Write($"\rre-encrypting: {state["entriesScanned"]} entries scanned, {state["filesRewritten"]} files ({(state["bytesRewritten"]?.GetValue<long>() ?? 0) / (1024 * 1024)} MiB) rewritten   ");
+                        WriteProgress(state["entriesScanned"]?.GetValue<long>() ?? 0, state["filesRewritten"]?.GetValue<long>() ?? 0, state["bytesRewritten"]?.GetValue<long>() ?? 0);
                     }
                 }
 
@@ -71,7 +71,7 @@ internal static class KeyCommand
             {
                 if (!result.GetValue(json))
                 {
-                    Console.Error.Write($"\rre-encrypting: {p.EntriesScanned} entries scanned, {p.FilesRewritten} files ({p.BytesRewritten / (1024 * 1024)} MiB) rewritten   ");
+                    WriteProgress(p.EntriesScanned, p.FilesRewritten, p.BytesRewritten);
                 }
             });
             var report = opened.Reencrypt(result.GetValue(scope), rekeyDirectories: true, bytesPerSecond, progress, cancel.Token);
@@ -91,6 +91,9 @@ internal static class KeyCommand
         }));
         return command;
     }
+
+    private static void WriteProgress(long entries, long files, long bytes) =>
+        Console.Error.Write($"\rre-encrypting: {entries} entries scanned, {files} files ({bytes / (1024 * 1024)} MiB) rewritten   ");
 
     private static int Report(bool json, JsonObject state, bool finished)
     {

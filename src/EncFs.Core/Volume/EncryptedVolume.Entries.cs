@@ -24,12 +24,12 @@ public sealed partial class EncryptedVolume
         foreach (var entryPath in Directory.EnumerateFileSystemEntries(backing))
         {
             var backingName = Path.GetFileName(entryPath);
-            if (backingName.StartsWith('.') || LongName.IsSidecar(backingName))
+            if (!IsEntryName(backingName))
             {
                 continue;
             }
 
-            var encrypted = LongName.IsHashed(backingName) ? ReadSidecar(entryPath, backingName) : backingName;
+            var encrypted = EncryptedNameOf(entryPath, backingName);
             var name = encrypted is null ? null : names.TryDecryptName(directoryId, encrypted);
             if (name is null)
             {
@@ -200,6 +200,13 @@ public sealed partial class EncryptedVolume
             throw new FsException(e.Errno, $"'{path}': {FsException.Describe(e.Errno)}", e);
         }
     }
+
+    /// <summary>Whether a backing name is an entry, not EncFs metadata (".efsdir") or a long name's sidecar.</summary>
+    private static bool IsEntryName(string backingName) => !backingName.StartsWith('.') && !LongName.IsSidecar(backingName);
+
+    /// <summary>An entry's encrypted name: its backing name, or its sidecar's for a hashed long name (null when that is missing or wrong).</summary>
+    private string? EncryptedNameOf(string entryPath, string backingName) =>
+        LongName.IsHashed(backingName) ? ReadSidecar(entryPath, backingName) : backingName;
 
     private string? ReadSidecar(string entryPath, string hashedName)
     {

@@ -136,7 +136,8 @@ public sealed partial class EncryptedVolume
         return node.Size;
     }
 
-    private static List<(string Name, byte[] Value)> StoredXattrs(string backing) =>
+    /// <summary>The entry's stored (encrypted) attributes of ours, as they are on the backing filesystem.</summary>
+    internal static List<(string Name, byte[] Value)> StoredXattrs(string backing) =>
         [.. BackingFs.ListXattr(backing).Where(n => n.StartsWith(BackingXattrPrefix, StringComparison.Ordinal))
             .Select(n => (n, BackingFs.GetXattr(backing, n) ?? []))];
 

@@ -106,12 +106,12 @@ public sealed partial class EncryptedVolume
         foreach (var entryPath in Directory.EnumerateFileSystemEntries(backing).ToList())
         {
             var backingName = Path.GetFileName(entryPath);
-            if (backingName.StartsWith('.') || LongName.IsSidecar(backingName))
+            if (!IsEntryName(backingName))
             {
                 continue;
             }
 
-            var encrypted = LongName.IsHashed(backingName) ? ReadSidecar(entryPath, backingName) : backingName;
+            var encrypted = EncryptedNameOf(entryPath, backingName);
             var name = encrypted is null ? null : oldNames.TryDecryptName(oldId, encrypted);
             if (name is null)
             {

@@ -14,16 +14,17 @@ public sealed partial class EncryptedVolume
 
     public byte[]? GetXattr(string path, string name)
     {
+        // The kernel asks for security.capability before every write: answer "none" from one
+        // listxattr when the entry carries no attribute of ours, without keys or the lock (a
+        // re-encryption adds the new attributes before it removes the old ones).
+        if (!Map(path, () => BackingFs.HasXattrWithPrefix(BackingPathOf(path), BackingXattrPrefix)))
+        {
+            return null;
+        }
+
         _xattrLock.EnterReadLock();
         try
         {
-            // The kernel asks for security.capability before every write: answer "none" from one
-            // listxattr when the entry carries no attribute of ours, without touching keys.
-            if (!Map(path, () => BackingFs.HasXattrWithPrefix(BackingPathOf(path), BackingXattrPrefix)))
-            {
-                return null;
-            }
-
             var (backing, names) = XattrTarget(path);
             if (names is null)
             {

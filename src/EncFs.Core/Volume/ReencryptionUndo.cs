@@ -46,8 +46,7 @@ internal static class ReencryptionUndo
             throw new FsException(Errno.EAGAIN, $"'{backingPath}' was replaced while its re-encryption began; it is retried by the next pass");
         }
 
-        var xattrs = BackingFs.ListXattr(pin).Where(n => n.StartsWith("user.efs.", StringComparison.Ordinal))
-            .Select(n => (Name: n, Value: BackingFs.GetXattr(pin, n) ?? [])).ToList();
+        var xattrs = EncryptedVolume.StoredXattrs(pin);
         var temp = Path.Combine(backingDir, TempName);
         using (var output = BackingFs.Open(temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC, 0x180))
         {
@@ -135,14 +134,18 @@ internal static class ReencryptionUndo
         }
 
         BackingFs.Truncate(file, record.ContentLength);
-        foreach (var name in BackingFs.ListXattr(backingPath).Where(n => n.StartsWith("user.efs.", StringComparison.Ordinal)))
-        {
-            BackingFs.RemoveXattr(backingPath, name);
-        }
 
+        // The recorded attributes go back first, then any other is removed: the file never
+        // shows none of ours meanwhile (attribute reads take that as "no attributes").
+        var current = EncryptedVolume.StoredXattrs(backingPath);
         foreach (var (name, value) in record.Xattrs)
         {
             BackingFs.SetXattr(backingPath, name, value, 0);
+        }
+
+        foreach (var (name, _) in current.Where(c => !record.Xattrs.Exists(r => r.Name == c.Name)))
+        {
+            BackingFs.RemoveXattr(backingPath, name);
         }
 
         BackingFs.Fsync(file);
